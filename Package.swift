@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+// swift-llava: LLaVA (CLIP ViT + projector + LLaMA) in Swift, on a plain CPU.
+import PackageDescription
+
+#if os(macOS)
+let blasTarget: Target = .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS-macOS")
+#else
+let blasTarget: Target = .systemLibrary(
+    name: "COpenBLAS", path: "Sources/COpenBLAS",
+    providers: [.apt(["libopenblas-dev"])])
+#endif
+
+let package = Package(
+    name: "swift-llava",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "llava", targets: ["llava"]),
+        .library(name: "LlavaModels", targets: ["LlavaModels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        blasTarget,
+        // The one C target of our own besides kernels: setjmp traps so a corrupt image is an error, not exit().
+        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "LlavaTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "LlavaFormats", dependencies: ["LlavaTensor"]),
+        .target(name: "LlavaTokenizer", dependencies: ["LlavaFormats"]),
+        .target(name: "LlavaVision", dependencies: ["LlavaTensor", "LlavaFormats", "CImageCodecs"]),
+        .target(name: "LlavaModels", dependencies: ["LlavaTensor", "LlavaFormats", "LlavaTokenizer", "LlavaVision"]),
+        .target(name: "LlavaGeneration", dependencies: ["LlavaModels"]),
+        .executableTarget(name: "llava", dependencies: [
+            "LlavaGeneration", "LlavaModels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "LlavaTensorTests", dependencies: ["LlavaTensor"]),
+        .testTarget(name: "LlavaFormatsTests", dependencies: ["LlavaFormats"]),
+        .testTarget(name: "LlavaTokenizerTests", dependencies: ["LlavaTokenizer"]),
+        .testTarget(name: "LlavaVisionTests", dependencies: ["LlavaVision"]),
+        .testTarget(name: "LlavaModelsTests", dependencies: ["LlavaModels", "LlavaGeneration"]),
+        .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

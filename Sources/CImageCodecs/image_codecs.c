@@ -1,0 +1,156 @@
+// Error-trapping wrappers around libjpeg-turbo and libpng; see image_codecs.h.
+#include "image_codecs.h"
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <png.h>
+
+// ---- JPEG -------------------------------------------------------------------------------------
+
+typedef struct {
+    struct jpeg_error_mgr base;
+    jmp_buf jump;
+    char *message;
+} jpeg_trap;
+
+static void jpeg_trap_exit(j_common_ptr cinfo) {
+    jpeg_trap *trap = (jpeg_trap *)cinfo->err;
+    char buffer[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, buffer);
+    snprintf(trap->message, 200, "%s", buffer);
+    longjmp(trap->jump, 1);
+}
+
+static void jpeg_trap_silence(j_common_ptr cinfo, int level) { (void)cinfo; (void)level; }
+
+int llava_decode_jpeg(const uint8_t *data, size_t length, llava_decoded_image *out) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_trap trap;
+    uint8_t *volatile pixels = NULL;
+    memset(out, 0, sizeof(*out));
+    cinfo.err = jpeg_std_error(&trap.base);
+    trap.base.error_exit = jpeg_trap_exit;
+    trap.base.emit_message = jpeg_trap_silence;
+    trap.message = out->message;
+    if (setjmp(trap.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        return 1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)length);
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
+        cinfo.out_color_space = JCS_GRAYSCALE;
+    } else if (cinfo.jpeg_color_space == JCS_YCbCr || cinfo.jpeg_color_space == JCS_RGB) {
+        cinfo.out_color_space = JCS_RGB;
+    } else {
+        snprintf(out->message, 200, "unsupported JPEG colour space %d (CMYK/YCCK)", (int)cinfo.jpeg_color_space);
+        jpeg_destroy_decompress(&cinfo);
+        return 1;
+    }
+    cinfo.dct_method = JDCT_ISLOW;
+    cinfo.do_fancy_upsampling = TRUE;
+    jpeg_start_decompress(&cinfo);
+    size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
+    pixels = malloc(stride * cinfo.output_height);
+    if (!pixels) {
+        snprintf(out->message, 200, "out of memory for a %ux%u image", cinfo.output_width, cinfo.output_height);
+        jpeg_destroy_decompress(&cinfo);
+        return 1;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = pixels + stride * cinfo.output_scanline;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    out->width = (int)cinfo.output_width;
+    out->height = (int)cinfo.output_height;
+    out->channels = cinfo.output_components;
+    out->bytes_per_sample = 1;
+    out->pixels = pixels;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+// ---- PNG --------------------------------------------------------------------------------------
+
+typedef struct {
+    const uint8_t *data;
+    size_t length;
+    size_t offset;
+    char *message;
+} png_source;
+
+static void png_trap_error(png_structp png, png_const_charp text) {
+    png_source *source = (png_source *)png_get_error_ptr(png);
+    snprintf(source->message, 200, "%s", text);
+    png_longjmp(png, 1);
+}
+
+static void png_trap_warning(png_structp png, png_const_charp text) { (void)png; (void)text; }
+
+static void png_read_memory(png_structp png, png_bytep target, png_size_t count) {
+    png_source *source = (png_source *)png_get_io_ptr(png);
+    if (count > source->length - source->offset) png_error(png, "file is truncated");
+    memcpy(target, source->data + source->offset, count);
+    source->offset += count;
+}
+
+int llava_decode_png(const uint8_t *data, size_t length, llava_decoded_image *out) {
+    memset(out, 0, sizeof(*out));
+    png_source source = {data, length, 0, out->message};
+    if (length < 8 || png_sig_cmp(data, 0, 8) != 0) {
+        snprintf(out->message, 200, "not a PNG signature");
+        return 1;
+    }
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &source, png_trap_error, png_trap_warning);
+    if (!png) { snprintf(out->message, 200, "libpng could not start"); return 1; }
+    png_infop info = png_create_info_struct(png);
+    uint8_t *volatile pixels = NULL;
+    png_bytep *volatile rows = NULL;
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, info ? &info : NULL, NULL);
+        free(pixels);
+        free(rows);
+        if (out->message[0] == 0) snprintf(out->message, 200, "libpng failed");
+        return 1;
+    }
+    png_set_read_fn(png, &source, png_read_memory);
+    // PIL reads large ancillary chunks too; do not let libpng's default limits refuse them.
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    png_read_info(png, info);
+    png_uint_32 width = png_get_image_width(png, info);
+    png_uint_32 height = png_get_image_height(png, info);
+    int color = png_get_color_type(png, info);
+    int depth = png_get_bit_depth(png, info);
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // transparency dropped, as PIL's convert("RGB")
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (png_get_interlace_type(png, info) != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    int channels = png_get_channels(png, info);
+    int out_depth = png_get_bit_depth(png, info);
+    size_t stride = png_get_rowbytes(png, info);
+    if ((uint64_t)stride * height > (uint64_t)1 << 34) png_error(png, "image too large");
+    pixels = malloc(stride * height);
+    rows = malloc(sizeof(png_bytep) * height);
+    if (!pixels || !rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + stride * y;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    out->width = (int)width;
+    out->height = (int)height;
+    out->channels = channels;
+    out->bytes_per_sample = out_depth == 16 ? 2 : 1;
+    out->pixels = pixels;
+    free(rows);
+    png_destroy_read_struct(&png, &info, NULL);
+    return 0;
+}
+
+void llava_image_free(llava_decoded_image *image) {
+    free(image->pixels);
+    image->pixels = NULL;
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian libraries swift-llava links (OpenBLAS, libjpeg-turbo, libpng) when missing.
+set -euo pipefail
+need=()
+for pkg in libopenblas-dev libjpeg62-turbo-dev libpng-dev pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
