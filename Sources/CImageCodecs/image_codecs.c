@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 // ---- JPEG -------------------------------------------------------------------------------------
@@ -23,7 +24,14 @@ static void jpeg_trap_exit(j_common_ptr cinfo) {
     longjmp(trap->jump, 1);
 }
 
-static void jpeg_trap_silence(j_common_ptr cinfo, int level) { (void)cinfo; (void)level; }
+// Warnings are ignored as PIL ignores them, except running out of data: PIL refuses a truncated file.
+static void jpeg_trap_message(j_common_ptr cinfo, int level) {
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        jpeg_trap *trap = (jpeg_trap *)cinfo->err;
+        snprintf(trap->message, 200, "file is truncated");
+        longjmp(trap->jump, 1);
+    }
+}
 
 int llava_decode_jpeg(const uint8_t *data, size_t length, llava_decoded_image *out) {
     struct jpeg_decompress_struct cinfo;
@@ -32,7 +40,7 @@ int llava_decode_jpeg(const uint8_t *data, size_t length, llava_decoded_image *o
     memset(out, 0, sizeof(*out));
     cinfo.err = jpeg_std_error(&trap.base);
     trap.base.error_exit = jpeg_trap_exit;
-    trap.base.emit_message = jpeg_trap_silence;
+    trap.base.emit_message = jpeg_trap_message;
     trap.message = out->message;
     if (setjmp(trap.jump)) {
         jpeg_destroy_decompress(&cinfo);

@@ -1,0 +1,99 @@
+// CLIP ViT vision tower, as HF transformers' CLIPVisionModel computes it (modeling_clip.py):
+// patch conv (no bias) + class embedding + position embeddings, pre_layrnorm, then pre-norm
+// encoder layers (attention with biases, MLP with quick_gelu or gelu). LLaVA reads a hidden state
+// from inside the stack (vision_feature_layer), so post_layernorm is never used.
+import LlavaFormats
+import LlavaTensor
+
+struct CLIPLayer {
+    let ln1w: Tensor, ln1b: Tensor, ln2w: Tensor, ln2b: Tensor
+    let qw: Tensor, qb: Tensor, kw: Tensor, kb: Tensor, vw: Tensor, vb: Tensor, ow: Tensor, ob: Tensor
+    let fc1w: Tensor, fc1b: Tensor, fc2w: Tensor, fc2b: Tensor
+}
+
+public final class CLIPVisionTower: @unchecked Sendable {
+    public let config: CLIPVisionConfig
+    let patchWeight: Tensor      // [D, C * p * p]
+    let classEmbedding: Tensor   // [D]
+    let positionEmbedding: Tensor // [positions, D]
+    let preLNw: Tensor, preLNb: Tensor
+    let layers: [CLIPLayer]
+    let activation: Activation
+
+    /// `prefix` is the canonical prefix, e.g. "vision_tower.vision_model.". Only the first `keepLayers` layers load.
+    public init(config c: CLIPVisionConfig, weights: WeightStore, prefix: String, keepLayers: Int) throws {
+        config = c
+        guard let act = Activation(configName: c.hiddenAct) else { throw ConfigError.unsupported("vision hidden_act \(c.hiddenAct)") }
+        activation = act
+        let d = c.hiddenSize, p = c.patchSize, f = c.intermediateSize
+        patchWeight = try weights.tensor(prefix + "embeddings.patch_embedding.weight", shape: [d, c.channels, p, p])
+            .reshaped([d, c.channels * p * p])
+        classEmbedding = try weights.tensor(prefix + "embeddings.class_embedding", shape: [d])
+        positionEmbedding = try weights.tensor(prefix + "embeddings.position_embedding.weight", shape: [c.positions, d])
+        preLNw = try weights.tensor(prefix + "pre_layrnorm.weight", shape: [d])
+        preLNb = try weights.tensor(prefix + "pre_layrnorm.bias", shape: [d])
+        var ls: [CLIPLayer] = []
+        for i in 0..<keepLayers {
+            let l = prefix + "encoder.layers.\(i)."
+            func t(_ n: String, _ s: [Int]) throws -> Tensor { try weights.tensor(l + n, shape: s) }
+            ls.append(CLIPLayer(
+                ln1w: try t("layer_norm1.weight", [d]), ln1b: try t("layer_norm1.bias", [d]),
+                ln2w: try t("layer_norm2.weight", [d]), ln2b: try t("layer_norm2.bias", [d]),
+                qw: try t("self_attn.q_proj.weight", [d, d]), qb: try t("self_attn.q_proj.bias", [d]),
+                kw: try t("self_attn.k_proj.weight", [d, d]), kb: try t("self_attn.k_proj.bias", [d]),
+                vw: try t("self_attn.v_proj.weight", [d, d]), vb: try t("self_attn.v_proj.bias", [d]),
+                ow: try t("self_attn.out_proj.weight", [d, d]), ob: try t("self_attn.out_proj.bias", [d]),
+                fc1w: try t("mlp.fc1.weight", [f, d]), fc1b: try t("mlp.fc1.bias", [f]),
+                fc2w: try t("mlp.fc2.weight", [d, f]), fc2b: try t("mlp.fc2.bias", [d])))
+        }
+        layers = ls
+    }
+
+    /// Hidden states 0...upTo (0 = after pre_layrnorm), each [positions, D], for one image [C, H, W].
+    public func hiddenStates(pixels: Tensor, upTo: Int) -> [Tensor] {
+        let c = config
+        let d = c.hiddenSize, p = c.patchSize, side = c.patchesPerSide, ch = c.channels
+        let size = c.imageSize
+        precondition(pixels.shape == [ch, size, size], "pixels \(pixels.shape) != [\(ch), \(size), \(size)]")
+        // im2col: one row per patch, laid out [C, p, p] like the conv weight.  [patches, C*p*p]
+        let cols = Tensor(zeros: [side * side, ch * p * p])
+        for py in 0..<side {
+            for px in 0..<side {
+                let row = cols.data + (py * side + px) * ch * p * p
+                var k = 0
+                for cc in 0..<ch {
+                    for y in 0..<p {
+                        let src = pixels.data + (cc * size + py * p + y) * size + px * p
+                        for x in 0..<p { row[k] = src[x]; k += 1 }
+                    }
+                }
+            }
+        }
+        let patches = Ops.linear(cols, patchWeight)  // [patches, D]
+        let x = Tensor(zeros: [c.positions, d])
+        x.data.update(from: classEmbedding.data, count: d)
+        (x.data + d).update(from: patches.data, count: side * side * d)
+        Ops.addInPlace(x, positionEmbedding)
+        var h = Ops.layerNorm(x, weight: preLNw, bias: preLNb, eps: c.layerNormEps)
+        var states = [h]
+        let heads = c.heads, hd = d / heads
+        for i in 0..<min(upTo, layers.count) {
+            let L = layers[i]
+            let n1 = Ops.layerNorm(h, weight: L.ln1w, bias: L.ln1b, eps: c.layerNormEps)
+            let q = Ops.linear(n1, L.qw, L.qb), k = Ops.linear(n1, L.kw, L.kb), v = Ops.linear(n1, L.vw, L.vb)
+            let a = Attention.forward(q: q.data, k: k.data, v: v.data, n: c.positions, m: c.positions,
+                                      heads: heads, kvHeads: heads, headDim: hd,
+                                      scale: 1 / Float(hd).squareRoot(), causal: false, queryStart: 0)
+            let o = Ops.linear(a, L.ow, L.ob)
+            let h1 = h.copy()
+            Ops.addInPlace(h1, o)
+            let n2 = Ops.layerNorm(h1, weight: L.ln2w, bias: L.ln2b, eps: c.layerNormEps)
+            let f1 = Ops.linear(n2, L.fc1w, L.fc1b)
+            activation.apply(f1)
+            Ops.addInPlace(h1, Ops.linear(f1, L.fc2w, L.fc2b))
+            h = h1
+            states.append(h)
+        }
+        return states
+    }
+}

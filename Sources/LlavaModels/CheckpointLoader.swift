@@ -1,0 +1,82 @@
+// Loads a llava-hf checkpoint folder: config.json, safetensors weights (any name spelling,
+// sharded or not), tokenizer.json, the processor config in either spelling
+// (preprocessor_config.json, or processor_config.json with a nested image_processor),
+// and the chat template (chat_template.json, chat_template.jinja or tokenizer_config.json).
+import Foundation
+import LlavaFormats
+import LlavaTensor
+import LlavaTokenizer
+import LlavaVision
+
+public enum CheckpointLoader {
+    public static func readJSON(_ url: URL) throws -> JSONValue? {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        do { return try JSONValue.parse(data) } catch { throw ConfigError.invalidJSON(url.path) }
+    }
+
+    public static func loadLlavaHF(folder: String, template: ChatTemplate? = nil) throws -> LlavaModel {
+        let dir = URL(fileURLWithPath: folder)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+            throw FileError.notFound(folder)
+        }
+        let configURL = dir.appendingPathComponent("config.json")
+        guard let json = try readJSON(configURL) else { throw ConfigError.missingFile(configURL.path) }
+        let config = try LlavaConfig(json: json, file: configURL.path)
+        let weights = try WeightStore(folder: folder)
+        let tokenizer = try TokenizerJSON.load(path: dir.appendingPathComponent("tokenizer.json").path)
+
+        // Processor: the newer nested spelling first, then the older flat file.
+        var improc = ImageProcessorConfig()
+        var processorTokens: (patch: Int?, additional: Int?, strategy: String?) = (nil, nil, nil)
+        if let p = try readJSON(dir.appendingPathComponent("processor_config.json")), let ip = p["image_processor"] {
+            improc = try ImageProcessorConfig(json: ip)
+            processorTokens = (p["patch_size"]?.int, p["num_additional_image_tokens"]?.int, p["vision_feature_select_strategy"]?.string)
+        } else if let ip = try readJSON(dir.appendingPathComponent("preprocessor_config.json")) {
+            improc = try ImageProcessorConfig(json: ip)
+        } else {
+            improc.size = .shortestEdge(config.vision.imageSize)
+            improc.cropHeight = config.vision.imageSize
+            improc.cropWidth = config.vision.imageSize
+        }
+        let out = improc.outputSize
+        guard out.height == config.vision.imageSize, out.width == config.vision.imageSize else {
+            throw ConfigError.badValue("crop_size", "processor makes \(out.height)x\(out.width) images, the vision tower takes \(config.vision.imageSize)")
+        }
+        if let patch = processorTokens.patch {
+            // The processor's count must agree with what the tower produces, or HF itself would fail.
+            var n = (out.height / patch) * (out.width / patch) + (processorTokens.additional ?? 0)
+            if (processorTokens.strategy ?? config.featureSelect.rawValue) == "default" { n -= 1 }
+            guard n == config.tokensPerImage else {
+                throw ConfigError.badValue("processor_config", "expands <image> to \(n) tokens, the model makes \(config.tokensPerImage) features")
+            }
+        }
+
+        let chat = try template ?? detectTemplate(dir)
+        let indices = config.featureLayers.map { $0 < 0 ? config.vision.layers + 1 + $0 : $0 }
+        let vision = try CLIPVisionTower(config: config.vision, weights: weights, prefix: "vision_tower.vision_model.",
+                                         keepLayers: indices.max() ?? config.vision.layers)
+        let projector = try Projector(kind: config.projector, inDim: config.vision.hiddenSize * config.featureLayers.count,
+                                      outDim: config.text.hiddenSize, bias: config.projectorBias, weights: weights,
+                                      names: ["multi_modal_projector.linear_1", "multi_modal_projector.linear_2"])
+        let language = try LlamaModel(config: config.text, weights: weights, prefix: "language_model.model.",
+                                      headName: "language_model.lm_head.weight")
+        return LlavaModel(config: config, vision: vision, projector: projector, language: language,
+                          tokenizer: tokenizer, imageProcessor: CLIPImageProcessor(config: improc), chatTemplate: chat)
+    }
+
+    static func detectTemplate(_ dir: URL) throws -> ChatTemplate {
+        var text: String? = nil
+        if let j = try readJSON(dir.appendingPathComponent("chat_template.json")) { text = j["chat_template"]?.string }
+        if text == nil, let d = FileManager.default.contents(atPath: dir.appendingPathComponent("chat_template.jinja").path) {
+            text = String(decoding: d, as: UTF8.self)
+        }
+        if text == nil, let j = try readJSON(dir.appendingPathComponent("tokenizer_config.json")) { text = j["chat_template"]?.string }
+        // llava-hf checkpoints without a template file are LLaVA-1.5 conversations.
+        guard let text else { return .llava15 }
+        guard let t = ChatTemplate.recognise(text) else {
+            throw ConfigError.unsupported("chat template not recognised (known: \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))); pass --template or --raw")
+        }
+        return t
+    }
+}

@@ -1,0 +1,133 @@
+// LLaMA decoder as HF transformers' LlamaForCausalLM computes it (modeling_llama.py):
+// RMSNorm pre-norm layers, grouped-query attention with rotate_half RoPE, SwiGLU MLP, final norm,
+// output head (or the embedding matrix when tied). A KV cache makes step-by-step decode equal
+// the full forward.
+import LlavaFormats
+import LlavaTensor
+
+struct LlamaLayer {
+    let inNorm: Tensor, postNorm: Tensor
+    let q: Tensor, k: Tensor, v: Tensor, o: Tensor
+    let qb: Tensor?, kb: Tensor?, vb: Tensor?, ob: Tensor?
+    let gate: Tensor, up: Tensor, down: Tensor
+}
+
+/// Keys and values of every layer for the positions seen so far.
+public final class KVCache: @unchecked Sendable {
+    public let capacity: Int
+    public private(set) var length = 0
+    let keys: [Tensor]    // per layer [capacity, kvHeads * headDim]
+    let values: [Tensor]
+
+    public init(config: LlamaConfig, capacity: Int) {
+        self.capacity = capacity
+        let w = config.kvHeads * config.headDim
+        keys = (0..<config.layers).map { _ in Tensor(zeros: [capacity, w]) }
+        values = (0..<config.layers).map { _ in Tensor(zeros: [capacity, w]) }
+    }
+
+    /// Forgets everything after `length` positions (for reusing a shared prefix).
+    public func truncate(to n: Int) { length = min(length, max(0, n)) }
+    func advance(by n: Int) { length += n }
+}
+
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case contextOverflow(needed: Int, limit: Int)
+    case tokenOutOfRange(Int, Int)
+    case imageCountMismatch(markers: Int, images: Int)
+    case imageTokenMismatch(String)
+    case missingVision(String)
+
+    public var description: String {
+        switch self {
+        case .contextOverflow(let n, let l): return "prompt needs \(n) positions but the context holds \(l)"
+        case .tokenOutOfRange(let id, let v): return "token id \(id) is outside the model's vocabulary of \(v)"
+        case .imageCountMismatch(let m, let i): return "the prompt has \(m) <image> marker(s) but \(i) image(s) were given"
+        case .imageTokenMismatch(let s): return "image tokens do not match image features: \(s)"
+        case .missingVision(let s): return "this model has no vision part: \(s)"
+        }
+    }
+}
+
+public final class LlamaModel: @unchecked Sendable {
+    public let config: LlamaConfig
+    let embed: Tensor     // [vocab, hidden]
+    let layers: [LlamaLayer]
+    let norm: Tensor
+    let head: Tensor      // [vocab, hidden]
+    let activation: Activation
+
+    /// `prefix` e.g. "language_model.model."; `headName` e.g. "language_model.lm_head.weight".
+    public init(config c: LlamaConfig, weights: WeightStore, prefix: String, headName: String) throws {
+        config = c
+        guard let act = Activation(configName: c.hiddenAct) else { throw ConfigError.unsupported("hidden_act \(c.hiddenAct)") }
+        activation = act
+        let h = c.hiddenSize, qd = c.heads * c.headDim, kvd = c.kvHeads * c.headDim, f = c.intermediateSize
+        embed = try weights.tensor(prefix + "embed_tokens.weight", shape: [c.vocabSize, h])
+        var ls: [LlamaLayer] = []
+        for i in 0..<c.layers {
+            let l = prefix + "layers.\(i)."
+            func t(_ n: String, _ s: [Int]) throws -> Tensor { try weights.tensor(l + n, shape: s) }
+            func b(_ n: String, _ s: Int, _ on: Bool) throws -> Tensor? { on ? try t(n, [s]) : nil }
+            ls.append(LlamaLayer(
+                inNorm: try t("input_layernorm.weight", [h]), postNorm: try t("post_attention_layernorm.weight", [h]),
+                q: try t("self_attn.q_proj.weight", [qd, h]), k: try t("self_attn.k_proj.weight", [kvd, h]),
+                v: try t("self_attn.v_proj.weight", [kvd, h]), o: try t("self_attn.o_proj.weight", [h, qd]),
+                qb: try b("self_attn.q_proj.bias", qd, c.attentionBias), kb: try b("self_attn.k_proj.bias", kvd, c.attentionBias),
+                vb: try b("self_attn.v_proj.bias", kvd, c.attentionBias), ob: try b("self_attn.o_proj.bias", h, c.attentionBias),
+                gate: try t("mlp.gate_proj.weight", [f, h]), up: try t("mlp.up_proj.weight", [f, h]),
+                down: try t("mlp.down_proj.weight", [h, f])))
+        }
+        layers = ls
+        norm = try weights.tensor(prefix + "norm.weight", shape: [h])
+        if weights.has(headName) {
+            head = try weights.tensor(headName, shape: [c.vocabSize, h])
+        } else if c.tiedEmbeddings {
+            head = embed
+        } else {
+            throw SafetensorsError.missingTensor(weights.folder, headName)
+        }
+    }
+
+    /// Token embeddings.  [ids.count, hidden]
+    public func embed(_ ids: [Int]) throws -> Tensor {
+        for id in ids where id < 0 || id >= config.vocabSize { throw ModelError.tokenOutOfRange(id, config.vocabSize) }
+        return Ops.embedding(embed, ids: ids)
+    }
+
+    /// Runs `x` [n, hidden] at positions cache.length ..< cache.length + n, appending to the cache.
+    /// Returns the final-normed hidden states [n, hidden].
+    public func forward(_ x: Tensor, cache: KVCache) throws -> Tensor {
+        let c = config
+        let n = x.flatRows, start = cache.length
+        guard start + n <= cache.capacity else { throw ModelError.contextOverflow(needed: start + n, limit: cache.capacity) }
+        let kvd = c.kvHeads * c.headDim
+        var h = x.copy()
+        for (i, L) in layers.enumerated() {
+            let normed = Ops.rmsNorm(h, weight: L.inNorm, eps: c.rmsNormEps)
+            let q = Ops.linear(normed, L.q, L.qb)
+            let k = Ops.linear(normed, L.k, L.kb)
+            let v = Ops.linear(normed, L.v, L.vb)
+            Ops.applyRotary(q, heads: c.heads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
+            Ops.applyRotary(k, heads: c.kvHeads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
+            (cache.keys[i].data + start * kvd).update(from: k.data, count: n * kvd)
+            (cache.values[i].data + start * kvd).update(from: v.data, count: n * kvd)
+            let a = Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values[i].data,
+                                      n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                      scale: 1 / Float(c.headDim).squareRoot(), causal: true, queryStart: start)
+            Ops.addInPlace(h, Ops.linear(a, L.o, L.ob))
+            let n2 = Ops.rmsNorm(h, weight: L.postNorm, eps: c.rmsNormEps)
+            let g = Ops.linear(n2, L.gate)
+            activation.apply(g)
+            Ops.mulInPlace(g, Ops.linear(n2, L.up))
+            Ops.addInPlace(h, Ops.linear(g, L.down))
+            _ = h
+        }
+        cache.advance(by: n)
+        h = Ops.rmsNorm(h, weight: norm, eps: c.rmsNormEps)
+        return h
+    }
+
+    /// Output logits for hidden states [n, hidden] -> [n, vocab].
+    public func logits(_ hidden: Tensor) -> Tensor { Ops.linear(hidden, head) }
+}

@@ -1,0 +1,41 @@
+// The multimodal projector: CLIP features -> language-model embeddings.
+// llava-hf's LlavaMultiModalProjector (linear_1, activation, linear_2) = LLaVA-1.5's mlp2x_gelu;
+// LLaVA v1's single linear layer is `.linear`.
+import LlavaFormats
+import LlavaTensor
+
+public final class Projector: @unchecked Sendable {
+    let linears: [(Tensor, Tensor?)]
+    let activation: Activation?
+
+    public init(kind: ProjectorKind, inDim: Int, outDim: Int, bias: Bool, weights: WeightStore, names: [String]) throws {
+        switch kind {
+        case .linear:
+            let w = try weights.tensor(names[0] + ".weight", shape: [outDim, inDim])
+            let b = bias ? try weights.tensor(names[0] + ".bias", shape: [outDim]) : nil
+            linears = [(w, b)]
+            activation = nil
+        case .mlp(let depth, let act):
+            guard let a = Activation(configName: act) else { throw ConfigError.unsupported("projector activation \(act)") }
+            activation = a
+            var ls: [(Tensor, Tensor?)] = []
+            for i in 0..<depth {
+                let inD = i == 0 ? inDim : outDim
+                let w = try weights.tensor(names[i] + ".weight", shape: [outDim, inD])
+                let b = bias ? try weights.tensor(names[i] + ".bias", shape: [outDim]) : nil
+                ls.append((w, b))
+            }
+            linears = ls
+        }
+    }
+
+    /// [tokens, inDim] -> [tokens, outDim]
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var h = x
+        for (i, (w, b)) in linears.enumerated() {
+            h = Ops.linear(h, w, b)
+            if i < linears.count - 1, let a = activation { a.apply(h) }
+        }
+        return h
+    }
+}
