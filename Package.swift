@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "LlavaTokenizerTests", dependencies: ["LlavaTokenizer"]),
         .testTarget(name: "LlavaVisionTests", dependencies: ["LlavaVision"]),
         .testTarget(name: "LlavaModelsTests", dependencies: ["LlavaModels", "LlavaGeneration"]),
-        .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats"]),
+        .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats", "llava"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,3 +22,12 @@ public enum BLAS {
     @usableFromInline
     static func blasInt(_ v: Int) -> Int32 { Int32(truncatingIfNeeded: v) }
 }
+
+extension BLAS {
+    /// Threads BLAS may use (OpenBLAS); Accelerate chooses for itself.
+    public static func setThreads(_ n: Int) {
+        #if !os(macOS)
+        openblas_set_num_threads(Int32(n))
+        #endif
+    }
+}

@@ -1,0 +1,23 @@
+// `llava`: the command line, one subcommand per job, thin over the libraries (DESIGN.md's contract).
+import ArgumentParser
+import Foundation
+
+@main
+struct LlavaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llava",
+        abstract: "LLaVA (Large Language and Vision Assistant) on a plain CPU.",
+        subcommands: [GenerateCommand.self, ChatCommand.self, ForwardCommand.self, TokenizeCommand.self])
+}
+
+/// Errors leave as one clear line on stderr and exit status 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func writeOut(_ s: String) {
+    FileHandle.standardOutput.write(Data(s.utf8))
+}

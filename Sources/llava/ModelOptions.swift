@@ -1,0 +1,40 @@
+// Options shared by every command that loads a model, and the loading itself.
+import ArgumentParser
+import Foundation
+import LlavaModels
+import LlavaTensor
+import LlavaTokenizer
+import LlavaVision
+
+struct ModelOptions: ParsableArguments {
+    @Option(help: "A llava-hf checkpoint folder (config.json, *.safetensors, tokenizer.json, processor config).")
+    var model: String
+
+    @Option(help: "The vision part as an mmproj GGUF (for GGUF language models).")
+    var mmproj: String?
+
+    @Option(help: "Chat template to use instead of the checkpoint's (\(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var template: String?
+
+    @Option(help: "Threads for matrix products.")
+    var threads: Int?
+
+    func load() throws -> LlavaModel {
+        if let threads { BLAS.setThreads(max(1, threads)) }
+        var chosen: ChatTemplate? = nil
+        if let template {
+            guard let t = ChatTemplate(rawValue: template) else {
+                throw ValidationError("unknown template \(template) (known: \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            chosen = t
+        }
+        if model.hasSuffix(".gguf") || mmproj != nil {
+            throw ValidationError("GGUF models are not supported yet; give a llava-hf checkpoint folder")
+        }
+        return try CheckpointLoader.loadLlavaHF(folder: model, template: chosen)
+    }
+}
+
+func loadImages(_ paths: [String]) throws -> [RGBImage] {
+    try paths.map { try ImageDecoder.decode(path: $0) }
+}

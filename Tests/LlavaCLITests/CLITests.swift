@@ -1,0 +1,215 @@
+// The `llava` binary as a user runs it: real processes, real files. Results are checked against
+// the HF transformers fixtures; every bad input must give one `error:` line and a non-zero exit.
+import Foundation
+import LlavaFormats
+import Testing
+
+let cliRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let fixtureDir = cliRoot.appendingPathComponent("Tests/Fixtures/llava-hf")
+func fx(_ p: String) -> String { fixtureDir.appendingPathComponent(p).path }
+
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+func llavaBinary() throws -> URL {
+    // The test bundle sits beside the products of the same build.
+    let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
+                      cliRoot.appendingPathComponent(".build/debug"), cliRoot.appendingPathComponent(".build/release")]
+        .map { $0.appendingPathComponent("llava") }
+    for c in candidates where FileManager.default.isExecutableFile(atPath: c.path) { return c }
+    for b in Bundle.allBundles {
+        let c = b.bundleURL.deletingLastPathComponent().appendingPathComponent("llava")
+        if FileManager.default.isExecutableFile(atPath: c.path) { return c }
+    }
+    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "llava binary"])
+}
+
+func llava(_ args: [String]) throws -> Run {
+    let p = Process()
+    p.executableURL = try llavaBinary()
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+func tempDir() throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("llava-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A copy of a fixture checkpoint to break.
+func copyModel(_ name: String) throws -> URL {
+    let d = try tempDir().appendingPathComponent(name)
+    try FileManager.default.copyItem(at: fixtureDir.appendingPathComponent(name), to: d)
+    return d
+}
+
+func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(r.status != 0, "exit status \(r.status)", sourceLocation: sourceLocation)
+    let lines = r.stderr.split(separator: "\n")
+    #expect(lines.count == 1, "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+    #expect(r.stderr.lowercased().contains(mentioning.lowercased()), "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+    #expect(!r.stderr.contains("Fatal error"), sourceLocation: sourceLocation)
+}
+
+@Suite(.serialized) struct CLITests {
+    @Test func generateGivesHFsGreedyTokensThroughTheChatTemplate() throws {
+        let r = try llava(["generate", "--model", fx("tiny-gqa-crop"), "--image", fx("images/chelsea.jpg"),
+                           "--prompt", "What is shown in this picture?", "--max-tokens", "16", "--temperature", "0", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let last = try #require(r.stdout.split(separator: "\n").last)
+        let json = try JSONValue.parse(Data(last.utf8))
+        let ref = try SafetensorsFile(path: fx("tiny-gqa-crop.safetensors"))
+        #expect(json["token_ids"]?.array?.compactMap { $0.int } == (try ref.integers("one-image.greedy")))
+        #expect(json["prompt_tokens"]?.int == 29)
+        #expect(json["completion_tokens"]?.int == 16)
+        #expect(json["finish_reason"]?.string == "length")
+        #expect(json["timings"]?["prefill_tokens_per_s"]?.double != nil)
+    }
+
+    @Test func rawPromptWithTwoImages() throws {
+        let r = try llava(["generate", "--model", fx("tiny-mha-pad-full"), "--image", fx("images/astronaut.png"),
+                           "--image", fx("images/camera-gray.png"), "--raw",
+                           "--prompt", "USER: <image>\n<image>\nCompare the two pictures. ASSISTANT:",
+                           "--max-tokens", "16", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONValue.parse(Data(try #require(r.stdout.split(separator: "\n").last).utf8))
+        let ref = try SafetensorsFile(path: fx("tiny-mha-pad-full.safetensors"))
+        #expect(json["token_ids"]?.array?.compactMap { $0.int } == (try ref.integers("two-images.greedy")))
+    }
+
+    @Test func forwardWritesHFsNumbers() throws {
+        let out = try tempDir().appendingPathComponent("out.safetensors")
+        let r = try llava(["forward", "--model", fx("tiny-bf16-sharded"), "--image", fx("images/chelsea.jpg"),
+                           "--prompt", "USER: <image>\nWhat is shown in this picture? ASSISTANT:", "--output", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let f = try SafetensorsFile(path: out.path)
+        let ref = try SafetensorsFile(path: fx("tiny-bf16-sharded.safetensors"))
+        #expect(try f.integers("input_ids") == (try ref.integers("one-image.input_ids")))
+        for (mine, theirs, tol) in [("logits", "one-image.logits", Float(1e-4)), ("image_features", "one-image.image_features", 1e-4),
+                                    ("pixel_values", "one-image.pixel_values", 1e-5)] {
+            let a = try f.tensor(mine), b = try ref.tensor(theirs)
+            #expect(a.shape == b.shape, "\(mine) \(a.shape) vs \(b.shape)")
+            var worst: Float = 0
+            for i in 0..<min(a.count, b.count) { worst = max(worst, abs(a[flat: i] - b[flat: i])) }
+            #expect(worst < tol, "\(mine) differs by \(worst)")
+        }
+    }
+
+    @Test func tokenizeJSONAndNoSpecial() throws {
+        let r = try llava(["tokenize", "--model", fx("tiny-gqa-crop"), "--text", "Hello world", "--json"])
+        #expect(r.status == 0)
+        let ids = try JSONValue.parse(Data(r.stdout.utf8))["ids"]?.array?.compactMap { $0.int }
+        #expect(ids?.first == 1)
+        let n = try llava(["tokenize", "--model", fx("tiny-gqa-crop/tokenizer.json"), "--text", "Hello world", "--no-special"])
+        #expect(n.stdout.split(separator: " ").count == (ids?.count ?? 0) - 1)
+    }
+
+    @Test func chatAnswersEachTurn() throws {
+        let p = Process()
+        p.executableURL = try llavaBinary()
+        p.arguments = ["chat", "--model", fx("tiny-gqa-crop"), "--image", fx("images/chelsea.jpg"), "--max-tokens", "4"]
+        let input = Pipe(), out = Pipe()
+        p.standardInput = input; p.standardOutput = out; p.standardError = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(Data("What is this?\nAnd the colour?\n/exit\n".utf8))
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(String(decoding: o, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).count >= 2)
+    }
+
+    // MARK: bad input
+
+    @Test func missingModelFolder() throws {
+        expectCleanError(try llava(["generate", "--model", "/no/such/model", "--prompt", "hi"]), mentioning: "not found")
+    }
+
+    @Test func truncatedWeights() throws {
+        let m = try copyModel("tiny-gqa-crop")
+        let w = m.appendingPathComponent("model.safetensors")
+        let d = try Data(contentsOf: w)
+        try d.prefix(d.count / 2).write(to: w)
+        expectCleanError(try llava(["generate", "--model", m.path, "--prompt", "hi"]), mentioning: "truncated")
+    }
+
+    @Test func lyingHeader() throws {
+        let m = try copyModel("tiny-gqa-crop")
+        let w = m.appendingPathComponent("model.safetensors")
+        var d = try Data(contentsOf: w)
+        d.replaceSubrange(0..<8, with: [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])
+        try d.write(to: w)
+        expectCleanError(try llava(["generate", "--model", m.path, "--prompt", "hi"]), mentioning: "header length")
+    }
+
+    @Test func wrongTensorShape() throws {
+        let m = try copyModel("tiny-gqa-crop")
+        let cfgURL = m.appendingPathComponent("config.json")
+        var cfg = String(decoding: try Data(contentsOf: cfgURL), as: UTF8.self)
+        cfg = cfg.replacingOccurrences(of: "\"intermediate_size\": 136", with: "\"intermediate_size\": 140")
+        try Data(cfg.utf8).write(to: cfgURL)
+        expectCleanError(try llava(["generate", "--model", m.path, "--prompt", "hi"]), mentioning: "shape")
+    }
+
+    @Test func unknownDType() throws {
+        let m = try copyModel("tiny-gqa-crop")
+        let w = m.appendingPathComponent("model.safetensors")
+        var d = try Data(contentsOf: w)
+        let header = d.range(of: Data("\"F32\"".utf8))!
+        d.replaceSubrange(header, with: Data("\"C64\"".utf8))
+        try d.write(to: w)
+        expectCleanError(try llava(["generate", "--model", m.path, "--prompt", "hi"]), mentioning: "dtype")
+    }
+
+    @Test func missingConfigKey() throws {
+        let m = try copyModel("tiny-gqa-crop")
+        let cfgURL = m.appendingPathComponent("config.json")
+        var cfg = String(decoding: try Data(contentsOf: cfgURL), as: UTF8.self)
+        cfg = cfg.replacingOccurrences(of: "\"num_hidden_layers\": 2,", with: "")
+        try Data(cfg.utf8).write(to: cfgURL)
+        expectCleanError(try llava(["generate", "--model", m.path, "--prompt", "hi"]), mentioning: "num_hidden_layers")
+    }
+
+    @Test func corruptAndTextImages() throws {
+        let d = try tempDir()
+        let text = d.appendingPathComponent("notes.jpg")
+        try Data("just some text\n".utf8).write(to: text)
+        expectCleanError(try llava(["generate", "--model", fx("tiny-gqa-crop"), "--image", text.path, "--prompt", "hi"]),
+                         mentioning: "not a JPEG or PNG")
+        let full = try Data(contentsOf: URL(fileURLWithPath: fx("images/chelsea.jpg")))
+        let cut = d.appendingPathComponent("cut.jpg")
+        try full.prefix(full.count / 3).write(to: cut)
+        expectCleanError(try llava(["generate", "--model", fx("tiny-gqa-crop"), "--image", cut.path, "--prompt", "hi"]),
+                         mentioning: "truncated")
+    }
+
+    @Test func imageMarkerCountsMustMatch() throws {
+        expectCleanError(try llava(["generate", "--model", fx("tiny-gqa-crop"), "--raw", "--image", fx("images/chelsea.jpg"),
+                                    "--image", fx("images/astronaut.png"), "--prompt", "USER: <image>\nHi ASSISTANT:"]),
+                         mentioning: "1 <image> marker(s) but 2 image(s)")
+        expectCleanError(try llava(["generate", "--model", fx("tiny-gqa-crop"), "--raw",
+                                    "--prompt", "USER: <image>\nHi ASSISTANT:"]),
+                         mentioning: "1 <image> marker(s) but 0 image(s)")
+    }
+
+    @Test func promptLongerThanContext() throws {
+        let long = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 60)
+        expectCleanError(try llava(["generate", "--model", fx("tiny-gqa-crop"), "--prompt", long]), mentioning: "context")
+        let out = try tempDir().appendingPathComponent("o.safetensors")
+        expectCleanError(try llava(["forward", "--model", fx("tiny-gqa-crop"), "--prompt", long, "--output", out.path]),
+                         mentioning: "context")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-@Suite struct CLIPlaceholder { @Test func nothing() { #expect(Bool(true)) } }
