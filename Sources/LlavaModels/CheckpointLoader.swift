@@ -22,8 +22,12 @@ public enum CheckpointLoader {
         }
         let configURL = dir.appendingPathComponent("config.json")
         guard let json = try readJSON(configURL) else { throw ConfigError.missingFile(configURL.path) }
-        let config = try LlavaConfig(json: json, file: configURL.path)
+        var config = try LlavaConfig(json: json, file: configURL.path)
         let weights = try WeightStore(folder: folder)
+        // LLaVA v1 checkpoints converted to this layout carry a single linear layer.
+        if weights.has("multi_modal_projector.linear_1.weight") && !weights.has("multi_modal_projector.linear_2.weight") {
+            config.projector = .linear
+        }
         let tokenizer = try TokenizerJSON.load(path: dir.appendingPathComponent("tokenizer.json").path)
 
         // Processor: the newer nested spelling first, then the older flat file.
