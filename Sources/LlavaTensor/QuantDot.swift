@@ -1,0 +1,176 @@
+// Dot products of one quantised weight row with a quantised activation vector, block by block
+// as ggml's CPU vec_dot_* functions define them (integer sums inside a block, scales applied per
+// block or sub-block). This is what llama.cpp computes for every quantised matrix product.
+
+public enum QuantDot {
+    @inline(__always) static func u8(_ p: UnsafeRawPointer, _ o: Int) -> Int32 { Int32(p.load(fromByteOffset: o, as: UInt8.self)) }
+
+    /// Σ w[i] * x[i] over `n` elements of a `type` row at `w`.
+    public static func dot(_ type: GGMLType, _ w: UnsafeRawPointer, _ a: borrowing QuantizedActivation,
+                           _ q: UnsafePointer<Int8>, _ f: UnsafePointer<Float>, _ scales: UnsafePointer<Float>,
+                           _ sums: UnsafePointer<Float>, _ ksums: UnsafePointer<Int32>, n: Int) -> Float {
+        var sumf: Float = 0
+        switch type {
+        case .f32:
+            let p = w.assumingMemoryBound(to: Float.self)
+            for i in 0..<n { sumf += p[i] * f[i] }
+        case .f16:
+            var s: Double = 0
+            for i in 0..<n { s += Double(HalfBits.toFloat(w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) * Double(f[i]) }
+            sumf = Float(s)
+        case .bf16:
+            var s: Double = 0
+            for i in 0..<n { s += Double(Float(bitPattern: UInt32(w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)) * Double(f[i]) }
+            sumf = Float(s)
+        case .q8_0:
+            for ib in 0..<(n / 32) {
+                let b = w + 34 * ib, y = q + 32 * ib
+                var sumi: Int32 = 0
+                for j in 0..<32 { sumi &+= Int32(b.load(fromByteOffset: 2 + j, as: Int8.self)) * Int32(y[j]) }
+                sumf += Float(sumi) * (HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib])
+            }
+        case .q4_0:
+            for ib in 0..<(n / 32) {
+                let b = w + 18 * ib, y = q + 32 * ib
+                var sumi: Int32 = 0
+                for j in 0..<16 {
+                    let v = u8(b, 2 + j)
+                    sumi &+= ((v & 0xF) - 8) * Int32(y[j]) + ((v >> 4) - 8) * Int32(y[j + 16])
+                }
+                sumf += Float(sumi) * HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
+            }
+        case .q4_1:
+            for ib in 0..<(n / 32) {
+                let b = w + 20 * ib, y = q + 32 * ib
+                var sumi: Int32 = 0
+                for j in 0..<16 {
+                    let v = u8(b, 4 + j)
+                    sumi &+= (v & 0xF) * Int32(y[j]) + (v >> 4) * Int32(y[j + 16])
+                }
+                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)), m = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                sumf += (d * scales[ib]) * Float(sumi) + m * sums[ib]
+            }
+        case .q5_0, .q5_1:
+            let withMin = type == .q5_1, bytes = withMin ? 24 : 22, hOff = withMin ? 4 : 2
+            for ib in 0..<(n / 32) {
+                let b = w + bytes * ib, y = q + 32 * ib
+                let qh = b.loadUnaligned(fromByteOffset: hOff, as: UInt32.self)
+                var sumi: Int32 = 0
+                for j in 0..<16 {
+                    let v = u8(b, hOff + 4 + j)
+                    let h0 = Int32((qh >> UInt32(j)) << 4 & 0x10), h1 = Int32((qh >> UInt32(j + 12)) & 0x10)
+                    let off: Int32 = withMin ? 0 : 16
+                    sumi &+= (((v & 0xF) | h0) - off) * Int32(y[j]) + (((v >> 4) | h1) - off) * Int32(y[j + 16])
+                }
+                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self))
+                if withMin {
+                    sumf += (d * scales[ib]) * Float(sumi) + HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) * sums[ib]
+                } else {
+                    sumf += Float(sumi) * (d * scales[ib])
+                }
+            }
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
+            sumf = kDot(type, w, q, scales, ksums, n: n)
+        default:
+            preconditionFailure("no dot product for \(type)")
+        }
+        return sumf
+    }
+
+    /// k-quants against Q8_K: per 256-block, d * dx * Σ scale_j Σ q*y  -  dmin * dx * Σ min_j Σ y.
+    static func kDot(_ type: GGMLType, _ w: UnsafeRawPointer, _ q: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
+                     _ ksums: UnsafePointer<Int32>, n: Int) -> Float {
+        var sumf: Float = 0
+        var vals = [Int32](repeating: 0, count: 256)
+        for ib in 0..<(n / 256) {
+            let y = q + 256 * ib, dy = scales[ib], bs = ksums + 16 * ib
+            switch type {
+            case .q4_K, .q5_K:
+                let bytes = type == .q4_K ? 144 : 176
+                let b = w + bytes * ib
+                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)), dmin = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                let sc = b + 4
+                let ql = b + (type == .q4_K ? 16 : 48), qh = b + 16
+                var sumi: Int32 = 0, summ: Int32 = 0
+                for j in 0..<8 {
+                    let (s, m) = Dequantize.scaleMinK4(j, sc)
+                    let base = (j / 2) * 32, high = j % 2 == 1
+                    var dotj: Int32 = 0
+                    for l in 0..<32 {
+                        let byte = u8(ql, base + l)
+                        var v = high ? byte >> 4 : byte & 0xF
+                        if type == .q5_K && (u8(qh, l) >> Int32(j)) & 1 != 0 { v += 16 }
+                        dotj &+= v * Int32(y[32 * j + l])
+                    }
+                    sumi &+= Int32(s) * dotj
+                    summ &+= Int32(m) * (bs[2 * j] + bs[2 * j + 1])
+                }
+                sumf += d * dy * Float(sumi) - dmin * dy * Float(summ)
+            case .q6_K:
+                let b = w + 210 * ib
+                let d = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
+                let ql = b, qh = b + 128, sc = b + 192
+                for half in 0..<2 {
+                    for l in 0..<32 {
+                        let h = u8(qh, 32 * half + l), a = u8(ql, 64 * half + l), c = u8(ql, 64 * half + l + 32)
+                        vals[128 * half + l] = ((a & 0xF) | ((h & 3) << 4)) - 32
+                        vals[128 * half + l + 32] = ((c & 0xF) | (((h >> 2) & 3) << 4)) - 32
+                        vals[128 * half + l + 64] = ((a >> 4) | (((h >> 4) & 3) << 4)) - 32
+                        vals[128 * half + l + 96] = ((c >> 4) | (((h >> 6) & 3) << 4)) - 32
+                    }
+                }
+                var sumi: Int32 = 0
+                for s in 0..<16 {
+                    var dotj: Int32 = 0
+                    for l in 0..<16 { dotj &+= vals[16 * s + l] * Int32(y[16 * s + l]) }
+                    sumi &+= Int32(sc.load(fromByteOffset: s, as: Int8.self)) * dotj
+                }
+                sumf += d * dy * Float(sumi)
+            case .q2_K:
+                let b = w + 84 * ib
+                let d = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 80, as: UInt16.self))
+                let dmin = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 82, as: UInt16.self))
+                var sumi: Int32 = 0, summ: Int32 = 0
+                var isx = 0, pos = 0
+                for chunk in 0..<2 {
+                    for shift in stride(from: 0, to: 8, by: 2) {
+                        for half in 0..<2 {
+                            let s = u8(b, isx); isx += 1
+                            var dotj: Int32 = 0
+                            for l in 0..<16 { dotj &+= ((u8(b, 16 + 32 * chunk + 16 * half + l) >> Int32(shift)) & 3) * Int32(y[pos + l]) }
+                            sumi &+= (s & 0xF) * dotj
+                            summ &+= (s >> 4) * bs[pos / 16]
+                            pos += 16
+                        }
+                    }
+                }
+                sumf += d * dy * Float(sumi) - dmin * dy * Float(summ)
+            case .q3_K:
+                let b = w + 110 * ib
+                let d = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 108, as: UInt16.self))
+                let scl = Dequantize.kScales3(b + 96)
+                var sumi: Int32 = 0
+                var isx = 0, pos = 0
+                var m: Int32 = 1
+                for chunk in 0..<2 {
+                    for shift in stride(from: 0, to: 8, by: 2) {
+                        for half in 0..<2 {
+                            var dotj: Int32 = 0
+                            for l in 0..<16 {
+                                let lq = (u8(b, 32 + 32 * chunk + 16 * half + l) >> Int32(shift)) & 3
+                                let hbit = u8(b, 16 * half + l) & m
+                                dotj &+= (lq - (hbit != 0 ? 0 : 4)) * Int32(y[pos + l])
+                            }
+                            sumi &+= (Int32(scl[isx]) - 32) * dotj
+                            isx += 1; pos += 16
+                        }
+                        m <<= 1
+                    }
+                }
+                sumf += d * dy * Float(sumi)
+            default: break
+            }
+        }
+        return sumf
+    }
+}
