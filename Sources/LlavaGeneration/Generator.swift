@@ -39,7 +39,7 @@ public final class Generator: @unchecked Sendable {
 
     /// Encodes images to projected features (one tensor per image).
     public func encodeImages(_ images: [RGBImage]) throws -> [Tensor] {
-        try images.map { try model.imageFeatures(pixels: model.pixelValues($0)) }
+        try images.map { try model.imageFeatures(pixels: try model.pixelValues($0)) }
     }
 
     /// Runs a prompt (already templated) with images; `onText` receives text as it is produced.

@@ -65,8 +65,10 @@ public enum CheckpointLoader {
                                       names: ["multi_modal_projector.linear_1", "multi_modal_projector.linear_2"])
         let language = try LlamaModel(config: config.text, weights: weights, prefix: "language_model.model.",
                                       headName: "language_model.lm_head.weight")
-        return LlavaModel(config: config, vision: vision, projector: projector, language: language,
-                          tokenizer: tokenizer, imageProcessor: CLIPImageProcessor(config: improc), chatTemplate: chat)
+        let part = VisionPart(tower: vision, projector: projector, processor: CLIPImageProcessor(config: improc),
+                              featureLayers: config.featureLayers, featureSelect: config.featureSelect)
+        return LlavaModel(language: language, vision: part, tokenizer: tokenizer, chatTemplate: chat,
+                          imageTokenId: config.imageTokenId)
     }
 
     static func detectTemplate(_ dir: URL) throws -> ChatTemplate {

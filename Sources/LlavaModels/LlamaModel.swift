@@ -1,15 +1,28 @@
-// LLaMA decoder as HF transformers' LlamaForCausalLM computes it (modeling_llama.py):
-// RMSNorm pre-norm layers, grouped-query attention with rotate_half RoPE, SwiGLU MLP, final norm,
-// output head (or the embedding matrix when tied). A KV cache makes step-by-step decode equal
-// the full forward.
+// LLaMA decoder as HF transformers' LlamaForCausalLM computes it (modeling_llama.py), and as
+// llama.cpp runs a GGUF `llama` model (src/models/llama.cpp): RMSNorm pre-norm layers, grouped-query
+// attention with RoPE, SwiGLU MLP, final norm, output head (the embedding matrix when tied).
+// Weights are dense float32 (BLAS) or ggml blocks used in place (quantised dot products).
+// A KV cache makes step-by-step decode equal the full forward.
 import LlavaFormats
 import LlavaTensor
 
 struct LlamaLayer {
     let inNorm: Tensor, postNorm: Tensor
-    let q: Tensor, k: Tensor, v: Tensor, o: Tensor
+    let q: WeightMatrix, k: WeightMatrix, v: WeightMatrix, o: WeightMatrix
     let qb: Tensor?, kb: Tensor?, vb: Tensor?, ob: Tensor?
-    let gate: Tensor, up: Tensor, down: Tensor
+    let gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix
+}
+
+/// How numbers are rounded where the reference implementation rounds them.
+public struct LlamaNumerics: Sendable, Equatable {
+    /// RoPE pairs: HF's rotate_half halves, or llama.cpp's adjacent pairs (GGUF's permuted Q/K).
+    public enum Rope: Sendable { case halves, interleaved }
+    public var rope: Rope
+    /// llama.cpp keeps K and V in float16 and multiplies V by float16 probabilities.
+    public var halfKV: Bool
+
+    public static let transformers = LlamaNumerics(rope: .halves, halfKV: false)
+    public static let llamaCpp = LlamaNumerics(rope: .interleaved, halfKV: true)
 }
 
 /// Keys and values of every layer for the positions seen so far.
@@ -51,48 +64,50 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
 
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
-    let embed: Tensor     // [vocab, hidden]
+    public let numerics: LlamaNumerics
+    let embedding: WeightMatrix   // [vocab, hidden]
     let layers: [LlamaLayer]
     let norm: Tensor
-    let head: Tensor      // [vocab, hidden]
+    let head: WeightMatrix        // [vocab, hidden]
     let activation: Activation
 
-    /// `prefix` e.g. "language_model.model."; `headName` e.g. "language_model.lm_head.weight".
-    public init(config c: LlamaConfig, weights: WeightStore, prefix: String, headName: String) throws {
-        config = c
-        guard let act = Activation(configName: c.hiddenAct) else { throw ConfigError.unsupported("hidden_act \(c.hiddenAct)") }
-        activation = act
+    init(config: LlamaConfig, numerics: LlamaNumerics, embedding: WeightMatrix, layers: [LlamaLayer], norm: Tensor, head: WeightMatrix) throws {
+        guard let act = Activation(configName: config.hiddenAct) else { throw ConfigError.unsupported("hidden_act \(config.hiddenAct)") }
+        self.config = config; self.numerics = numerics; self.embedding = embedding; self.layers = layers
+        self.norm = norm; self.head = head; activation = act
+    }
+
+    /// From safetensors. `prefix` e.g. "language_model.model."; `headName` e.g. "language_model.lm_head.weight".
+    public convenience init(config c: LlamaConfig, weights: WeightStore, prefix: String, headName: String) throws {
         let h = c.hiddenSize, qd = c.heads * c.headDim, kvd = c.kvHeads * c.headDim, f = c.intermediateSize
-        embed = try weights.tensor(prefix + "embed_tokens.weight", shape: [c.vocabSize, h])
+        let embed = try weights.tensor(prefix + "embed_tokens.weight", shape: [c.vocabSize, h])
         var ls: [LlamaLayer] = []
         for i in 0..<c.layers {
             let l = prefix + "layers.\(i)."
             func t(_ n: String, _ s: [Int]) throws -> Tensor { try weights.tensor(l + n, shape: s) }
+            func w(_ n: String, _ s: [Int]) throws -> WeightMatrix { .dense(try t(n, s)) }
             func b(_ n: String, _ s: Int, _ on: Bool) throws -> Tensor? { on ? try t(n, [s]) : nil }
             ls.append(LlamaLayer(
                 inNorm: try t("input_layernorm.weight", [h]), postNorm: try t("post_attention_layernorm.weight", [h]),
-                q: try t("self_attn.q_proj.weight", [qd, h]), k: try t("self_attn.k_proj.weight", [kvd, h]),
-                v: try t("self_attn.v_proj.weight", [kvd, h]), o: try t("self_attn.o_proj.weight", [h, qd]),
+                q: try w("self_attn.q_proj.weight", [qd, h]), k: try w("self_attn.k_proj.weight", [kvd, h]),
+                v: try w("self_attn.v_proj.weight", [kvd, h]), o: try w("self_attn.o_proj.weight", [h, qd]),
                 qb: try b("self_attn.q_proj.bias", qd, c.attentionBias), kb: try b("self_attn.k_proj.bias", kvd, c.attentionBias),
                 vb: try b("self_attn.v_proj.bias", kvd, c.attentionBias), ob: try b("self_attn.o_proj.bias", h, c.attentionBias),
-                gate: try t("mlp.gate_proj.weight", [f, h]), up: try t("mlp.up_proj.weight", [f, h]),
-                down: try t("mlp.down_proj.weight", [h, f])))
+                gate: try w("mlp.gate_proj.weight", [f, h]), up: try w("mlp.up_proj.weight", [f, h]),
+                down: try w("mlp.down_proj.weight", [h, f])))
         }
-        layers = ls
-        norm = try weights.tensor(prefix + "norm.weight", shape: [h])
-        if weights.has(headName) {
-            head = try weights.tensor(headName, shape: [c.vocabSize, h])
-        } else if c.tiedEmbeddings {
-            head = embed
-        } else {
-            throw SafetensorsError.missingTensor(weights.folder, headName)
-        }
+        let head: Tensor
+        if weights.has(headName) { head = try weights.tensor(headName, shape: [c.vocabSize, h]) }
+        else if c.tiedEmbeddings { head = embed }
+        else { throw SafetensorsError.missingTensor(weights.folder, headName) }
+        try self.init(config: c, numerics: .transformers, embedding: .dense(embed), layers: ls,
+                      norm: try weights.tensor(prefix + "norm.weight", shape: [h]), head: .dense(head))
     }
 
     /// Token embeddings.  [ids.count, hidden]
     public func embed(_ ids: [Int]) throws -> Tensor {
         for id in ids where id < 0 || id >= config.vocabSize { throw ModelError.tokenOutOfRange(id, config.vocabSize) }
-        return Ops.embedding(embed, ids: ids)
+        return embedding.gather(ids)
     }
 
     /// Runs `x` [n, hidden] at positions cache.length ..< cache.length + n, appending to the cache.
@@ -102,32 +117,42 @@ public final class LlamaModel: @unchecked Sendable {
         let n = x.flatRows, start = cache.length
         guard start + n <= cache.capacity else { throw ModelError.contextOverflow(needed: start + n, limit: cache.capacity) }
         let kvd = c.kvHeads * c.headDim
-        var h = x.copy()
+        let h = x.copy()
         for (i, L) in layers.enumerated() {
             let normed = Ops.rmsNorm(h, weight: L.inNorm, eps: c.rmsNormEps)
-            let q = Ops.linear(normed, L.q, L.qb)
-            let k = Ops.linear(normed, L.k, L.kb)
-            let v = Ops.linear(normed, L.v, L.vb)
-            Ops.applyRotary(q, heads: c.heads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
-            Ops.applyRotary(k, heads: c.kvHeads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
+            let q = L.q.apply(normed, bias: L.qb)
+            let k = L.k.apply(normed, bias: L.kb)
+            let v = L.v.apply(normed, bias: L.vb)
+            switch numerics.rope {
+            case .halves:
+                Ops.applyRotary(q, heads: c.heads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
+                Ops.applyRotary(k, heads: c.kvHeads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
+            case .interleaved:
+                Ops.applyRotaryInterleaved(q, heads: c.heads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
+                Ops.applyRotaryInterleaved(k, heads: c.kvHeads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
+            }
+            if numerics.halfKV {
+                Ops.roundToHalf(q.data, count: q.count)
+                Ops.roundToHalf(k.data, count: k.count)
+                Ops.roundToHalf(v.data, count: v.count)
+            }
             (cache.keys[i].data + start * kvd).update(from: k.data, count: n * kvd)
             (cache.values[i].data + start * kvd).update(from: v.data, count: n * kvd)
             let a = Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values[i].data,
                                       n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                                      scale: 1 / Float(c.headDim).squareRoot(), causal: true, queryStart: start)
-            Ops.addInPlace(h, Ops.linear(a, L.o, L.ob))
+                                      scale: 1 / Float(c.headDim).squareRoot(), causal: true, queryStart: start,
+                                      halfProbabilities: numerics.halfKV)
+            Ops.addInPlace(h, L.o.apply(a, bias: L.ob))
             let n2 = Ops.rmsNorm(h, weight: L.postNorm, eps: c.rmsNormEps)
-            let g = Ops.linear(n2, L.gate)
+            let g = L.gate.apply(n2)
             activation.apply(g)
-            Ops.mulInPlace(g, Ops.linear(n2, L.up))
-            Ops.addInPlace(h, Ops.linear(g, L.down))
-            _ = h
+            Ops.mulInPlace(g, L.up.apply(n2))
+            Ops.addInPlace(h, L.down.apply(g))
         }
         cache.advance(by: n)
-        h = Ops.rmsNorm(h, weight: norm, eps: c.rmsNormEps)
-        return h
+        return Ops.rmsNorm(h, weight: norm, eps: c.rmsNormEps)
     }
 
     /// Output logits for hidden states [n, hidden] -> [n, vocab].
-    public func logits(_ hidden: Tensor) -> Tensor { Ops.linear(hidden, head) }
+    public func logits(_ hidden: Tensor) -> Tensor { head.apply(hidden) }
 }

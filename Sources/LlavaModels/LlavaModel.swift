@@ -1,56 +1,78 @@
 // A whole LLaVA model: CLIP tower + projector + LLaMA, with the processor and tokenizer of its
 // checkpoint. Mirrors HF transformers' LlavaForConditionalGeneration + LlavaProcessor: each
-// `<image>` in the prompt becomes `tokensPerImage` image tokens whose embeddings are replaced by
-// the projected CLIP features of that image, in order.
+// `<image>` in the prompt becomes `tokensPerImage` image positions whose embeddings are the
+// projected CLIP features of that image, in order. Without a vision part it is a plain LLaMA.
 import Foundation
 import LlavaFormats
 import LlavaTensor
 import LlavaTokenizer
 import LlavaVision
 
-public final class LlavaModel: @unchecked Sendable {
-    public let config: LlavaConfig
-    public let vision: CLIPVisionTower?
-    public let projector: Projector?
-    public let language: LlamaModel
-    public let tokenizer: any Tokenizer
-    public let imageProcessor: CLIPImageProcessor
-    public let chatTemplate: ChatTemplate
-    public let imageToken = "<image>"
+/// The vision half: tower, projector, image processor, and which hidden states to read.
+public struct VisionPart: @unchecked Sendable {
+    public let tower: CLIPVisionTower
+    public let projector: Projector
+    public let processor: CLIPImageProcessor
+    /// Indices into the tower's hidden states (0 = embeddings after pre_layrnorm), concatenated.
+    public let featureLayers: [Int]
+    public let featureSelect: FeatureSelect
 
-    public init(config: LlavaConfig, vision: CLIPVisionTower?, projector: Projector?, language: LlamaModel,
-                tokenizer: any Tokenizer, imageProcessor: CLIPImageProcessor, chatTemplate: ChatTemplate) {
-        self.config = config; self.vision = vision; self.projector = projector; self.language = language
-        self.tokenizer = tokenizer; self.imageProcessor = imageProcessor; self.chatTemplate = chatTemplate
+    public init(tower: CLIPVisionTower, projector: Projector, processor: CLIPImageProcessor,
+                featureLayers: [Int], featureSelect: FeatureSelect) {
+        self.tower = tower; self.projector = projector; self.processor = processor
+        self.featureLayers = featureLayers.map { $0 < 0 ? tower.config.layers + 1 + $0 : $0 }
+        self.featureSelect = featureSelect
     }
 
-    public var tokensPerImage: Int { config.tokensPerImage }
-
-    /// Hidden-state indices, resolved from negative ones (HF indexes a tuple of layers + 1 states).
-    var featureIndices: [Int] {
-        config.featureLayers.map { $0 < 0 ? config.vision.layers + 1 + $0 : $0 }
-    }
-
-    /// Image to pixel values [3, H, W] as the checkpoint's processor makes them.
-    public func pixelValues(_ image: RGBImage) -> Tensor { imageProcessor.process(image) }
+    public var tokensPerImage: Int { tower.config.positions - (featureSelect == .default ? 1 : 0) }
 
     /// Projected features of one image.  pixels [3, H, W] -> [tokensPerImage, textHidden]
-    public func imageFeatures(pixels: Tensor) throws -> Tensor {
-        guard let vision, let projector else { throw ModelError.missingVision("no vision tower loaded") }
-        let indices = featureIndices
-        let states = vision.hiddenStates(pixels: pixels, upTo: indices.max() ?? vision.config.layers)
-        let skip = config.featureSelect == .default ? 1 : 0
-        let positions = vision.config.positions - skip
-        let d = vision.config.hiddenSize
+    public func features(pixels: Tensor) -> Tensor {
+        let states = tower.hiddenStates(pixels: pixels, upTo: featureLayers.max() ?? tower.config.layers)
+        let skip = featureSelect == .default ? 1 : 0
+        let positions = tower.config.positions - skip
+        let d = tower.config.hiddenSize, k = featureLayers.count
         // [positions, d * layers]: several layers are concatenated along the feature axis.
-        let selected = Tensor(zeros: [positions, d * indices.count])
-        for (j, idx) in indices.enumerated() {
+        let selected = Tensor(zeros: [positions, d * k])
+        for (j, idx) in featureLayers.enumerated() {
             let s = states[idx]
             for r in 0..<positions {
-                (selected.data + r * d * indices.count + j * d).update(from: s.data + (r + skip) * d, count: d)
+                (selected.data + r * d * k + j * d).update(from: s.data + (r + skip) * d, count: d)
             }
         }
         return projector(selected)
+    }
+}
+
+public final class LlavaModel: @unchecked Sendable {
+    public let language: LlamaModel
+    public let vision: VisionPart?
+    public let tokenizer: any Tokenizer
+    public let chatTemplate: ChatTemplate
+    /// The vocabulary's image token (llava-hf); nil when images are spliced between separately
+    /// tokenized text chunks (GGUF and original LLaVA checkpoints, whose vocabulary has none).
+    public let imageTokenId: Int?
+    public let imageMarker = "<image>"
+    /// What stands at image positions in token id lists.
+    public var imagePlaceholder: Int { imageTokenId ?? -1 }
+
+    public init(language: LlamaModel, vision: VisionPart?, tokenizer: any Tokenizer, chatTemplate: ChatTemplate, imageTokenId: Int?) {
+        self.language = language; self.vision = vision; self.tokenizer = tokenizer
+        self.chatTemplate = chatTemplate; self.imageTokenId = imageTokenId
+    }
+
+    public var tokensPerImage: Int { vision?.tokensPerImage ?? 0 }
+
+    /// Image to pixel values [3, H, W] as the checkpoint's processor makes them.
+    public func pixelValues(_ image: RGBImage) throws -> Tensor {
+        guard let vision else { throw ModelError.missingVision("give --mmproj (or a llava checkpoint) to use images") }
+        return vision.processor.process(image)
+    }
+
+    /// Projected features of one image.  pixels [3, H, W] -> [tokensPerImage, textHidden]
+    public func imageFeatures(pixels: Tensor) throws -> Tensor {
+        guard let vision else { throw ModelError.missingVision("give --mmproj (or a llava checkpoint) to use images") }
+        return vision.features(pixels: pixels)
     }
 
     /// The prompt the model sees: `--raw` text verbatim, or the chat template around a user turn.
@@ -62,29 +84,41 @@ public final class LlavaModel: @unchecked Sendable {
         return chatTemplate.render(messages)
     }
 
-    /// Token ids for a prompt, each image token expanded to `tokensPerImage` copies.
+    /// Token ids for a prompt, each image marker expanded to `tokensPerImage` image positions.
     public func tokenize(_ prompt: String, images: Int) throws -> [Int] {
-        let ids = tokenizer.encode(prompt, addSpecialTokens: true)
-        let markers = ids.filter { $0 == config.imageTokenId }.count
-        guard markers == images else { throw ModelError.imageCountMismatch(markers: markers, images: images) }
         var out: [Int] = []
-        out.reserveCapacity(ids.count + images * tokensPerImage)
-        for id in ids {
-            if id == config.imageTokenId { out.append(contentsOf: repeatElement(id, count: tokensPerImage)) }
-            else { out.append(id) }
+        var markers = 0
+        if let imageTokenId {
+            let ids = tokenizer.encode(prompt, addSpecialTokens: true)
+            markers = ids.filter { $0 == imageTokenId }.count
+            guard markers == images else { throw ModelError.imageCountMismatch(markers: markers, images: images) }
+            for id in ids {
+                if id == imageTokenId { out.append(contentsOf: repeatElement(id, count: tokensPerImage)) } else { out.append(id) }
+            }
+        } else {
+            // Original LLaVA / llama.cpp: tokenize the text around each marker on its own, BOS on the first chunk only.
+            let chunks = prompt.components(separatedBy: imageMarker)
+            markers = chunks.count - 1
+            guard markers == images else { throw ModelError.imageCountMismatch(markers: markers, images: images) }
+            for (i, chunk) in chunks.enumerated() {
+                if i > 0 { out.append(contentsOf: repeatElement(-1, count: tokensPerImage)) }
+                out.append(contentsOf: tokenizer.encode(chunk, addSpecialTokens: i == 0))
+            }
         }
+        if images > 0 && vision == nil { throw ModelError.missingVision("give --mmproj (or a llava checkpoint) to use images") }
         return out
     }
 
-    /// Input embeddings with image features spliced in where image tokens stand.  [ids.count, hidden]
+    /// Input embeddings with image features spliced in at image positions.  [ids.count, hidden]
     public func embeddings(ids: [Int], imageFeatures: [Tensor]) throws -> Tensor {
-        // Image positions are overwritten below; embed a harmless id there in case the image token lies past the vocabulary.
-        let x = try language.embed(ids.map { $0 == config.imageTokenId ? 0 : $0 })
+        let placeholder = imagePlaceholder
+        // Image positions are overwritten below; embed a harmless id there.
+        let x = try language.embed(ids.map { $0 == placeholder ? 0 : $0 })
         let h = language.config.hiddenSize
-        let positions = ids.indices.filter { ids[$0] == config.imageTokenId }
+        let positions = ids.indices.filter { ids[$0] == placeholder }
         let total = imageFeatures.reduce(0) { $0 + $1.flatRows }
         guard positions.count == total else {
-            throw ModelError.imageTokenMismatch("\(positions.count) image tokens in the prompt, \(total) feature rows")
+            throw ModelError.imageTokenMismatch("\(positions.count) image positions in the prompt, \(total) feature rows")
         }
         var row = 0
         for f in imageFeatures {

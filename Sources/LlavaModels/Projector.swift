@@ -5,10 +5,12 @@ import LlavaFormats
 import LlavaTensor
 
 public final class Projector: @unchecked Sendable {
+    public let kind: ProjectorKind
     let linears: [(Tensor, Tensor?)]
     let activation: Activation?
 
     public init(kind: ProjectorKind, inDim: Int, outDim: Int, bias: Bool, weights: WeightStore, names: [String]) throws {
+        self.kind = kind
         switch kind {
         case .linear:
             let w = try weights.tensor(names[0] + ".weight", shape: [outDim, inDim])

@@ -10,7 +10,7 @@ public enum Attention {
     public static func forward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         n: Int, m: Int, heads: Int, kvHeads: Int, headDim d: Int,
-        scale: Float, causal: Bool, queryStart: Int
+        scale: Float, causal: Bool, queryStart: Int, halfProbabilities: Bool = false
     ) -> Tensor {
         let out = Tensor(zeros: [n, heads * d])
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(n * m, 1))
@@ -32,6 +32,8 @@ public enum Attention {
                 }
             }
             Ops.softmaxRows(scores, rows: n, cols: m)
+            // llama.cpp multiplies V (f16) by the probabilities converted to f16.
+            if halfProbabilities { Ops.roundToHalf(scores, count: n * m) }
             // [n, d] = p [n, m] * v_h [m, d]
             BLAS.gemm(transA: false, transB: false, m: n, n: d, k: m,
                       a: scores, lda: m, b: v + kvh * d, ldb: kvHeads * d,

@@ -130,3 +130,35 @@ public enum Ops {
         return y
     }
 }
+
+extension Ops {
+    /// Rotary embedding in llama.cpp's "normal" mode: adjacent pairs (2i, 2i+1) rotate, the angle
+    /// p * base^(-2i/d) built by repeated float multiplication as ggml_rope_cache_init does.
+    /// (llama.cpp's converter permutes Q/K rows so this equals HF's rotate_half on the original weights.)
+    public static func applyRotaryInterleaved(_ x: Tensor, heads: Int, headDim: Int, startPos: Int, theta base: Float) {
+        let half = headDim / 2
+        let thetaScale = powf(base, -2.0 / Float(headDim))
+        var cosv = [Float](repeating: 0, count: half), sinv = [Float](repeating: 0, count: half)
+        for t in 0..<x.flatRows {
+            var theta = Float(startPos + t)
+            for i in 0..<half {
+                cosv[i] = cosf(theta); sinv[i] = sinf(theta)
+                theta *= thetaScale
+            }
+            let row = x.data + t * heads * headDim
+            for h in 0..<heads {
+                let v = row + h * headDim
+                for i in 0..<half {
+                    let a = v[2 * i], b = v[2 * i + 1]
+                    v[2 * i] = a * cosv[i] - b * sinv[i]
+                    v[2 * i + 1] = a * sinv[i] + b * cosv[i]
+                }
+            }
+        }
+    }
+
+    /// Rounds every value to the nearest float16 (what a half-precision buffer would hold).
+    public static func roundToHalf(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { p[i] = HalfBits.round(p[i]) }
+    }
+}

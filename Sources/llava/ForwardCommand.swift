@@ -21,13 +21,13 @@ struct ForwardCommand: ParsableCommand {
             let ids = try model.tokenize(prompt, images: images.count)
             let limit = model.language.config.maxPositions
             guard ids.count <= limit else { throw ModelError.contextOverflow(needed: ids.count, limit: limit) }
-            let pixels = images.map { model.pixelValues($0) }
+            let pixels = try images.map { try model.pixelValues($0) }
             let features = try pixels.map { try model.imageFeatures(pixels: $0) }
             let x = try model.embeddings(ids: ids, imageFeatures: features)
             let cache = KVCache(config: model.language.config, capacity: ids.count)
             let logits = model.language.logits(try model.language.forward(x, cache: cache))
             var entries: [SafetensorsEntry] = [.int64("input_ids", shape: [ids.count], ids)]
-            let side = model.config.vision.imageSize
+            let side = model.vision?.tower.config.imageSize ?? 0
             entries.append(.float32("pixel_values", shape: [pixels.count, 3, side, side], pixels.flatMap { $0.scalars }))
             let hidden = model.language.config.hiddenSize
             let rows = features.reduce(0) { $0 + $1.flatRows }

@@ -72,10 +72,10 @@ final class Loaded: @unchecked Sendable {
         let refFeatures = try l.reference.tensor("\(c.name).image_features")
         let perImage = refPixels.count / images.count
         let rowsPerImage = refFeatures.flatRows / images.count
-        let std = l.model.imageProcessor.config.std.min() ?? 1
+        let std = try #require(l.model.vision).processor.config.std.min() ?? 1
         for (i, name) in images.enumerated() {
             let rgb = try ImageDecoder.decode(path: Fixtures.path("images/" + name))
-            let pixels = l.model.pixelValues(rgb)
+            let pixels = try l.model.pixelValues(rgb)
             #expect(pixels.count == perImage)
             let ref = UnsafeBufferPointer(start: refPixels.data + i * perImage, count: perImage)
             let dp = maxAbsDiff(UnsafeBufferPointer(pixels.buffer), ref)
@@ -97,7 +97,7 @@ final class Loaded: @unchecked Sendable {
         if images.isEmpty { return [] }
         let refPixels = try l.reference.tensor("\(c.name).pixel_values")
         let per = refPixels.count / images.count
-        let side = l.model.config.vision.imageSize
+        let side = try #require(l.model.vision).tower.config.imageSize
         return try (0..<images.count).map { i in
             let p = Tensor(zeros: [3, side, side])
             p.data.update(from: refPixels.data + i * per, count: per)

@@ -69,11 +69,11 @@ import Testing
         let dir = try rewrite("tiny-gqa-crop", dtype: .f32) { $0.contains("linear_2") ? nil : $0 }
         // linear_1 maps vision width (32) to text width (64): usable on its own as v1's projector.
         let m = try CheckpointLoader.loadLlavaHF(folder: dir.path)
-        #expect(m.config.projector == .linear)
+        #expect(try #require(m.vision).projector.kind == .linear)
         let store = try WeightStore(folder: dir.path)
         let w = try store.tensor("multi_modal_projector.linear_1.weight"), b = try store.tensor("multi_modal_projector.linear_1.bias")
         let x = Tensor(shape: [1, 32], values: (0..<32).map { Float($0) / 32 })
-        let projector = try #require(m.projector)
+        let projector = try #require(m.vision).projector
         let y = projector(x)
         var expected = [Float](repeating: 0, count: 64)
         for o in 0..<64 { expected[o] = b[flat: o]; for i in 0..<32 { expected[o] += w[flat: o * 32 + i] * x[flat: i] } }
