@@ -81,8 +81,35 @@ public enum CheckpointLoader {
         // llava-hf checkpoints without a template file are LLaVA-1.5 conversations.
         guard let text else { return .llava15 }
         guard let t = ChatTemplate.recognise(text) else {
-            throw ConfigError.unsupported("chat template not recognised (known: \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))); pass --template or --raw")
+            throw ConfigError.unsupported("chat template not recognised (known: \(ChatTemplate.names.joined(separator: ", "))); pass --template or --raw")
         }
         return t
+    }
+}
+
+extension CheckpointLoader {
+    /// A GGUF language model, with its vision part from an mmproj GGUF when given.
+    public static func loadGGUF(model path: String, mmproj: String?, template: ChatTemplate? = nil) throws -> LlavaModel {
+        let g = try GGUFFile(path: path)
+        let language = try LlamaModel(gguf: g)
+        let tokenizer = try GGUFTokenizer(gguf: g)
+        guard tokenizer.vocabularySize == language.config.vocabSize || g.metadata["llama.vocab_size"] == nil else {
+            throw ConfigError.badValue("tokenizer.ggml.tokens", "\(tokenizer.vocabularySize) tokens for a vocabulary of \(language.config.vocabSize)")
+        }
+        let chat: ChatTemplate
+        if let template { chat = template }
+        else if let text = g.metadata["tokenizer.chat_template"]?.string {
+            guard let t = ChatTemplate.recognise(text) else {
+                throw ConfigError.unsupported("chat template in \(path) not recognised (known: \(ChatTemplate.names.joined(separator: ", "))); pass --template NAME or --raw")
+            }
+            chat = t
+        } else if mmproj != nil {
+            chat = ChatTemplate(.vicuna)  // LLaVA-1.5 GGUFs carry no template; llama.cpp's llava prompt is Vicuna's
+        } else {
+            throw ConfigError.unsupported("\(path) has no chat template; pass --template NAME (\(ChatTemplate.names.joined(separator: ", "))) or --raw")
+        }
+        var vision: VisionPart? = nil
+        if let mmproj { vision = try MMProjLoader.load(path: mmproj, textHidden: language.config.hiddenSize) }
+        return LlavaModel(language: language, vision: vision, tokenizer: tokenizer, chatTemplate: chat, imageTokenId: nil)
     }
 }

@@ -7,13 +7,13 @@ import LlavaTokenizer
 import LlavaVision
 
 struct ModelOptions: ParsableArguments {
-    @Option(help: "A llava-hf checkpoint folder (config.json, *.safetensors, tokenizer.json, processor config).")
+    @Option(help: "A llava-hf checkpoint folder (config.json, *.safetensors, tokenizer.json, processor config) or a GGUF language model.")
     var model: String
 
     @Option(help: "The vision part as an mmproj GGUF (for GGUF language models).")
     var mmproj: String?
 
-    @Option(help: "Chat template to use instead of the checkpoint's (\(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))).")
+    @Option(help: "Chat template to use instead of the checkpoint's (\(ChatTemplate.names.joined(separator: ", "))).")
     var template: String?
 
     @Option(help: "Threads for matrix products.")
@@ -23,14 +23,16 @@ struct ModelOptions: ParsableArguments {
         if let threads { BLAS.setThreads(max(1, threads)) }
         var chosen: ChatTemplate? = nil
         if let template {
-            guard let t = ChatTemplate(rawValue: template) else {
-                throw ValidationError("unknown template \(template) (known: \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")))")
+            guard let t = ChatTemplate(name: template) else {
+                throw ValidationError("unknown template \(template) (known: \(ChatTemplate.names.joined(separator: ", ")))")
             }
             chosen = t
         }
-        if model.hasSuffix(".gguf") || mmproj != nil {
-            throw ValidationError("GGUF models are not supported yet; give a llava-hf checkpoint folder")
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: model, isDirectory: &isDir), !isDir.boolValue {
+            return try CheckpointLoader.loadGGUF(model: model, mmproj: mmproj, template: chosen)
         }
+        if mmproj != nil { throw ValidationError("--mmproj goes with a GGUF language model, not a checkpoint folder") }
         return try CheckpointLoader.loadLlavaHF(folder: model, template: chosen)
     }
 }

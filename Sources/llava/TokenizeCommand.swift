@@ -1,12 +1,13 @@
 // `llava tokenize`: text to token ids with a checkpoint's tokenizer.
 import ArgumentParser
 import Foundation
+import LlavaFormats
 import LlavaTokenizer
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Print the token ids of a text.")
 
-    @Option(help: "A checkpoint folder or a tokenizer.json.") var model: String
+    @Option(help: "A checkpoint folder, a tokenizer.json, or a GGUF (a vocabulary-only one will do).") var model: String
     @Option(help: "The text.") var text: String?
     @Option(help: "Read the text from this file, byte for byte.") var file: String?
     @Flag(help: "Add no BOS/EOS.") var noSpecial = false
@@ -23,7 +24,9 @@ struct TokenizeCommand: ParsableCommand {
                 input = s
             default: throw ValidationError("give exactly one of --text and --file")
             }
-            let tok = try TokenizerJSON.load(path: model)
+            let tok: any Tokenizer
+            if model.hasSuffix(".gguf") { tok = try GGUFTokenizer(gguf: GGUFFile(path: model)) }
+            else { tok = try TokenizerJSON.load(path: model) }
             let ids = tok.encode(input, addSpecialTokens: !noSpecial)
             if json { writeOut("{\"ids\": [\(ids.map(String.init).joined(separator: ", "))]}\n") }
             else { writeOut(ids.map(String.init).joined(separator: " ") + "\n") }
