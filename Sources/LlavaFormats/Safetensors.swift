@@ -223,11 +223,15 @@ public enum AtomicFile {
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         do {
             try data.write(to: tmp)
-            if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp) }
-            else { try FileManager.default.moveItem(at: tmp, to: url) }
         } catch {
             try? FileManager.default.removeItem(at: tmp)
             throw FileError.unreadable(url.path, "could not write: \(error.localizedDescription)")
+        }
+        // rename(2) replaces an existing file atomically.
+        guard rename(tmp.path, url.path) == 0 else {
+            let why = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw FileError.unreadable(url.path, "could not write: \(why)")
         }
     }
 }

@@ -70,6 +70,8 @@ public final class LlamaModel: @unchecked Sendable {
     let norm: Tensor
     let head: WeightMatrix        // [vocab, hidden]
     let activation: Activation
+    /// Receives intermediate tensors under llama.cpp's graph names (for comparing op by op).
+    nonisolated(unsafe) public var trace: ((String, Tensor) -> Void)? = nil
 
     init(config: LlamaConfig, numerics: LlamaNumerics, embedding: WeightMatrix, layers: [LlamaLayer], norm: Tensor, head: WeightMatrix) throws {
         guard let act = Activation(configName: config.hiddenAct) else { throw ConfigError.unsupported("hidden_act \(config.hiddenAct)") }
@@ -112,14 +114,20 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// Runs `x` [n, hidden] at positions cache.length ..< cache.length + n, appending to the cache.
     /// Returns the final-normed hidden states [n, hidden].
+    func rmsNorm(_ x: Tensor, _ w: Tensor) -> Tensor {
+        numerics.halfKV ? Ops.rmsNormGGML(x, weight: w, eps: config.rmsNormEps) : Ops.rmsNorm(x, weight: w, eps: config.rmsNormEps)
+    }
+
     public func forward(_ x: Tensor, cache: KVCache) throws -> Tensor {
         let c = config
         let n = x.flatRows, start = cache.length
         guard start + n <= cache.capacity else { throw ModelError.contextOverflow(needed: start + n, limit: cache.capacity) }
         let kvd = c.kvHeads * c.headDim
         let h = x.copy()
+        trace?("embd", h)
         for (i, L) in layers.enumerated() {
-            let normed = Ops.rmsNorm(h, weight: L.inNorm, eps: c.rmsNormEps)
+            let normed = rmsNorm(h, L.inNorm)
+            trace?("attn_norm-\(i)", normed)
             let q = L.q.apply(normed, bias: L.qb)
             let k = L.k.apply(normed, bias: L.kb)
             let v = L.v.apply(normed, bias: L.vb)
@@ -131,6 +139,7 @@ public final class LlamaModel: @unchecked Sendable {
                 Ops.applyRotaryInterleaved(q, heads: c.heads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
                 Ops.applyRotaryInterleaved(k, heads: c.kvHeads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
             }
+            trace?("Qcur-\(i)", q); trace?("Kcur-\(i)", k); trace?("Vcur-\(i)", v)
             if numerics.halfKV {
                 Ops.roundToHalf(q.data, count: q.count)
                 Ops.roundToHalf(k.data, count: k.count)
@@ -138,19 +147,39 @@ public final class LlamaModel: @unchecked Sendable {
             }
             (cache.keys[i].data + start * kvd).update(from: k.data, count: n * kvd)
             (cache.values[i].data + start * kvd).update(from: v.data, count: n * kvd)
-            let a = Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values[i].data,
-                                      n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                                      scale: 1 / Float(c.headDim).squareRoot(), causal: true, queryStart: start,
-                                      halfProbabilities: numerics.halfKV)
-            Ops.addInPlace(h, L.o.apply(a, bias: L.ob))
-            let n2 = Ops.rmsNorm(h, weight: L.postNorm, eps: c.rmsNormEps)
+            let scale = 1 / Float(c.headDim).squareRoot()
+            let a = numerics.halfKV
+                ? Attention.forwardGGML(q: q.data, k: cache.keys[i].data, v: cache.values[i].data, n: n, m: start + n,
+                                        heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)
+                : Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values[i].data,
+                                    n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                    scale: scale, causal: true, queryStart: start)
+            trace?("kqv_out-\(i)", a)
+            let attnOut = L.o.apply(a, bias: L.ob)
+            trace?("attn_out-\(i)", attnOut)
+            Ops.addInPlace(h, attnOut)
+            trace?("ffn_inp-\(i)", h)
+            let n2 = rmsNorm(h, L.postNorm)
+            trace?("ffn_norm-\(i)", n2)
             let g = L.gate.apply(n2)
-            activation.apply(g)
-            Ops.mulInPlace(g, L.up.apply(n2))
-            Ops.addInPlace(h, L.down.apply(g))
+            let up = L.up.apply(n2)
+            trace?("ffn_gate-\(i)", g); trace?("ffn_up-\(i)", up)
+            if numerics.halfKV && activation == .silu {
+                GGMLNumerics.swiglu(g.data, up.data, count: g.count)
+            } else {
+                activation.apply(g)
+                Ops.mulInPlace(g, up)
+            }
+            trace?("ffn_swiglu-\(i)", g)
+            let down = L.down.apply(g)
+            trace?("ffn_out-\(i)", down)
+            Ops.addInPlace(h, down)
+            trace?("l_out-\(i)", h)
         }
         cache.advance(by: n)
-        return Ops.rmsNorm(h, weight: norm, eps: c.rmsNormEps)
+        let out = rmsNorm(h, norm)
+        trace?("result_norm", out)
+        return out
     }
 
     /// Output logits for hidden states [n, hidden] -> [n, vocab].

@@ -150,8 +150,9 @@ extension Ops {
                 let v = row + h * headDim
                 for i in 0..<half {
                     let a = v[2 * i], b = v[2 * i + 1]
-                    v[2 * i] = a * cosv[i] - b * sinv[i]
-                    v[2 * i + 1] = a * sinv[i] + b * cosv[i]
+                    // The fused multiply-adds GCC forms from ggml's `x0*c - x1*s`, `x0*s + x1*c` (bit-exact with it).
+                    v[2 * i] = (-(b * sinv[i])).addingProduct(a, cosv[i])
+                    v[2 * i + 1] = (b * cosv[i]).addingProduct(a, sinv[i])
                 }
             }
         }
@@ -160,5 +161,24 @@ extension Ops {
     /// Rounds every value to the nearest float16 (what a half-precision buffer would hold).
     public static func roundToHalf(_ p: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { p[i] = HalfBits.round(p[i]) }
+    }
+}
+
+extension Ops {
+    /// ggml's rms_norm (fused with the weight multiply): float squares summed in double,
+    /// mean and scale in float, y = (x * scale) * w.  x: [n, d]
+    public static func rmsNormGGML(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
+        let d = x.columns, n = x.flatRows
+        let y = Tensor(zeros: x.shape)
+        let w = weight.data
+        for r in 0..<n {
+            let src = x.data + r * d, dst = y.data + r * d
+            var sum: Double = 0
+            for j in 0..<d { sum += Double(src[j] * src[j]) }
+            let mean = Float(sum / Double(d))
+            let scale = 1 / (mean + eps).squareRoot()
+            for j in 0..<d { dst[j] = src[j] * scale * w[j] }
+        }
+        return y
     }
 }

@@ -23,33 +23,47 @@ public enum QuantDot {
             for i in 0..<n { s += Double(Float(bitPattern: UInt32(w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)) * Double(f[i]) }
             sumf = Float(s)
         case .q8_0:
+            // ggml (x86): per block d = dw*dx; 8 lanes of 4-element integer sums; acc = fma(d, lane, acc).
+            var acc = SIMD8<Float>(repeating: 0)
             for ib in 0..<(n / 32) {
                 let b = w + 34 * ib, y = q + 32 * ib
-                var sumi: Int32 = 0
-                for j in 0..<32 { sumi &+= Int32(b.load(fromByteOffset: 2 + j, as: Int8.self)) * Int32(y[j]) }
-                sumf += Float(sumi) * (HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib])
+                var lanes = SIMD8<Int32>(repeating: 0)
+                for j in 0..<32 { lanes[j >> 2] &+= Int32(b.load(fromByteOffset: 2 + j, as: Int8.self)) * Int32(y[j]) }
+                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
+                acc = acc.addingProduct(SIMD8<Float>(repeating: d), SIMD8<Float>(lanes))
             }
+            sumf = hsum8(acc)
         case .q4_0:
+            var acc = SIMD8<Float>(repeating: 0)
             for ib in 0..<(n / 32) {
                 let b = w + 18 * ib, y = q + 32 * ib
-                var sumi: Int32 = 0
+                var lanes = SIMD8<Int32>(repeating: 0)
                 for j in 0..<16 {
                     let v = u8(b, 2 + j)
-                    sumi &+= ((v & 0xF) - 8) * Int32(y[j]) + ((v >> 4) - 8) * Int32(y[j + 16])
+                    lanes[j >> 2] &+= ((v & 0xF) - 8) * Int32(y[j])
+                    lanes[(j + 16) >> 2] &+= ((v >> 4) - 8) * Int32(y[j + 16])
                 }
-                sumf += Float(sumi) * HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
+                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
+                acc = acc.addingProduct(SIMD8<Float>(repeating: d), SIMD8<Float>(lanes))
             }
+            sumf = hsum8(acc)
         case .q4_1:
+            // ggml (x86): acc = fma(dw*dx, lanes, acc); the min term summed separately, added last.
+            var acc = SIMD8<Float>(repeating: 0)
+            var summs: Float = 0
             for ib in 0..<(n / 32) {
                 let b = w + 20 * ib, y = q + 32 * ib
-                var sumi: Int32 = 0
+                var lanes = SIMD8<Int32>(repeating: 0)
                 for j in 0..<16 {
                     let v = u8(b, 4 + j)
-                    sumi &+= (v & 0xF) * Int32(y[j]) + (v >> 4) * Int32(y[j + 16])
+                    lanes[j >> 2] &+= (v & 0xF) * Int32(y[j])
+                    lanes[(j + 16) >> 2] &+= (v >> 4) * Int32(y[j + 16])
                 }
                 let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)), m = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-                sumf += (d * scales[ib]) * Float(sumi) + m * sums[ib]
+                summs += m * sums[ib]
+                acc = acc.addingProduct(SIMD8<Float>(repeating: d * scales[ib]), SIMD8<Float>(lanes))
             }
+            sumf = hsum8(acc) + summs
         case .q5_0, .q5_1:
             let withMin = type == .q5_1, bytes = withMin ? 24 : 22, hOff = withMin ? 4 : 2
             for ib in 0..<(n / 32) {
@@ -75,6 +89,12 @@ public enum QuantDot {
             preconditionFailure("no dot product for \(type)")
         }
         return sumf
+    }
+
+    /// ggml's hsum_float_8: (x[i] + x[i+4]), then pairs, then the last two.
+    @inline(__always) static func hsum8(_ x: SIMD8<Float>) -> Float {
+        let r0 = x[4] + x[0], r1 = x[5] + x[1], r2 = x[6] + x[2], r3 = x[7] + x[3]
+        return (r0 + r2) + (r1 + r3)
     }
 
     /// k-quants against Q8_K: per 256-block, d * dx * Σ scale_j Σ q*y  -  dmin * dx * Σ min_j Σ y.

@@ -13,6 +13,8 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "An image (JPEG or PNG); repeatable.") var image: [String] = []
     @Option(help: "The prompt, used verbatim; each <image> marks an image.") var prompt: String
     @Option(help: "Output .safetensors file.") var output: String
+    @Option(help: ArgumentHelp("Also write every intermediate tensor, under llama.cpp's graph names, to this file.", visibility: .hidden))
+    var trace: String?
 
     func run() throws {
         try runReportingErrors {
@@ -24,6 +26,8 @@ struct ForwardCommand: ParsableCommand {
             let pixels = try images.map { try model.pixelValues($0) }
             let features = try pixels.map { try model.imageFeatures(pixels: $0) }
             let x = try model.embeddings(ids: ids, imageFeatures: features)
+            var traced: [SafetensorsEntry] = []
+            if trace != nil { model.language.trace = { name, t in traced.append(.float32(name, t.copy())) } }
             let cache = KVCache(config: model.language.config, capacity: ids.count)
             let logits = model.language.logits(try model.language.forward(x, cache: cache))
             var entries: [SafetensorsEntry] = [.int64("input_ids", shape: [ids.count], ids)]
@@ -34,6 +38,11 @@ struct ForwardCommand: ParsableCommand {
             entries.append(.float32("image_features", shape: [rows, hidden], features.flatMap { $0.scalars }))
             entries.append(.float32("logits", logits))
             try SafetensorsWriter.write(entries, metadata: ["prompt": prompt], to: URL(fileURLWithPath: output))
+            if let trace {
+                var seen = Set<String>()
+                let unique = traced.reversed().filter { seen.insert($0.name).inserted }
+                try SafetensorsWriter.write(unique, to: URL(fileURLWithPath: trace))
+            }
         }
     }
 }

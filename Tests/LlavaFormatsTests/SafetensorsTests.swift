@@ -29,6 +29,9 @@ func craft(_ header: String, data: [UInt8]) throws -> String {
         #expect(try f.tensor("a").shape == [2, 2])
         #expect(try f.integers("ids") == [7, -1, 9])
         #expect(f.metadata["format"] == "pt")
+        // Writing again replaces the file.
+        try SafetensorsWriter.write([.float32("b", shape: [1], [5])], to: url)
+        #expect(try SafetensorsFile(path: url.path).tensor("b").scalars == [5])
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path)
             .filter { $0.contains(".tmp-") && $0.contains(url.lastPathComponent) }
         #expect(leftovers.isEmpty)
