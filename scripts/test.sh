@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command: set up, build, run every test target.
+# The test command: set up, build, run every test target. Release mode: the model tests run real
+# (if small) models, which debug builds make needlessly slow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/fetch-test-models.sh
-swift build --build-tests
-swift test --skip-build 2>&1 | tee .build/test-output.txt
+swift build -c release --build-tests
+swift test -c release --skip-build 2>&1 | tee .build/test-output.txt

