@@ -57,7 +57,8 @@ public final class Generator: @unchecked Sendable {
         let lm = model.language
         let limit = min(options.contextLength ?? lm.config.maxPositions, lm.config.maxPositions)
         guard ids.count < limit else { throw ModelError.contextOverflow(needed: ids.count + 1, limit: limit) }
-        let cache = KVCache(config: lm.config, capacity: limit)
+        // Room for this request only: a full 8k-position cache of a small model outweighs its weights.
+        let cache = KVCache(config: lm.config, capacity: min(limit, ids.count + max(1, options.maxTokens)))
         let tPrefill = Self.now()
         let x = try model.embeddings(ids: ids, imageFeatures: imageFeatures)
         let hidden = try lm.forward(x, cache: cache)
@@ -93,7 +94,7 @@ public final class Generator: @unchecked Sendable {
                 emitted = safe
             }
             if generated.count >= options.maxTokens { break }
-            if cache.length >= limit { finish = "length"; break }
+            if cache.length >= cache.capacity { finish = "length"; break }
             let h = try lm.forward(try lm.embed([next]), cache: cache)
             logits = lm.logits(h)
         }

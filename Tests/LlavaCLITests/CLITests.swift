@@ -131,6 +131,49 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
         #expect(String(decoding: o, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).count >= 2)
     }
 
+    // MARK: GGUF
+
+    static let cache = ProcessInfo.processInfo.environment["SWIFT_LLAVA_CACHE"] ?? (NSHomeDirectory() + "/.cache/swift-llava")
+    static let smol = cache + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    @Test func ggufChatGivesLlamaCppsTokensWithinTheMemoryBudget() throws {
+        let fixture = try JSONValue.parse(Data(contentsOf: cliRoot.appendingPathComponent("Tests/Fixtures/llamacpp/smollm2.json")))
+        let chat = try #require(fixture["cases"]?.array?.first { $0["kind"]?.string == "chat" })
+        let expected = chat["greedy"]?.array?.compactMap(\.int) ?? []
+        let r = try llava(["generate", "--model", Self.smol, "--prompt", chat["prompt"]?.string ?? "",
+                           "--max-tokens", "\(expected.count)", "--temperature", "0", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONValue.parse(Data(try #require(r.stdout.split(separator: "\n").last).utf8))
+        #expect(json["token_ids"]?.array?.compactMap(\.int) == expected)
+        // Decode works on the quantised blocks in place: the 98 MB file, no dequantised copy.
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024
+        #expect(peakMB < 300, "peak RSS \(peakMB) MB")
+        print("SmolLM2 generate peak RSS: \(peakMB) MB")
+    }
+
+    @Test func tokenizeAVocabularyOnlyGGUF() throws {
+        let r = try llava(["tokenize", "--model", Self.cache + "/llama.cpp-vocab/ggml-vocab-llama-spm.gguf",
+                           "--text", "Hello world", "--no-special", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try JSONValue.parse(Data(r.stdout.utf8))["ids"]?.array?.compactMap(\.int) == [15043, 3186])
+    }
+
+    @Test func unknownTemplateNameIsAnError() throws {
+        expectCleanError(try llava(["generate", "--model", Self.smol, "--template", "klingon", "--prompt", "hi"]),
+                         mentioning: "unknown template")
+    }
+
+    @Test func corruptGGUFIsAnError() throws {
+        let d = try tempDir().appendingPathComponent("cut.gguf")
+        let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: Self.smol))
+        let head = h.readData(ofLength: 4_000_000)
+        try h.close()
+        try head.write(to: d)
+        expectCleanError(try llava(["generate", "--model", d.path, "--prompt", "hi"]), mentioning: "truncated")
+    }
+
     // MARK: bad input
 
     @Test func missingModelFolder() throws {
