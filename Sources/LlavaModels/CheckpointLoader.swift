@@ -30,18 +30,10 @@ public enum CheckpointLoader {
         }
         let tokenizer = try TokenizerJSON.load(path: dir.appendingPathComponent("tokenizer.json").path)
 
-        // Processor: the newer nested spelling first, then the older flat file.
-        var improc = ImageProcessorConfig()
+        let improc = try imageProcessorConfig(dir, config: config)
         var processorTokens: (patch: Int?, additional: Int?, strategy: String?) = (nil, nil, nil)
-        if let p = try readJSON(dir.appendingPathComponent("processor_config.json")), let ip = p["image_processor"] {
-            improc = try ImageProcessorConfig(json: ip)
+        if let p = try readJSON(dir.appendingPathComponent("processor_config.json")), p["image_processor"] != nil {
             processorTokens = (p["patch_size"]?.int, p["num_additional_image_tokens"]?.int, p["vision_feature_select_strategy"]?.string)
-        } else if let ip = try readJSON(dir.appendingPathComponent("preprocessor_config.json")) {
-            improc = try ImageProcessorConfig(json: ip)
-        } else {
-            improc.size = .shortestEdge(config.vision.imageSize)
-            improc.cropHeight = config.vision.imageSize
-            improc.cropWidth = config.vision.imageSize
         }
         let out = improc.outputSize
         guard out.height == config.vision.imageSize, out.width == config.vision.imageSize else {
@@ -71,15 +63,32 @@ public enum CheckpointLoader {
                           imageTokenId: config.imageTokenId)
     }
 
-    static func detectTemplate(_ dir: URL) throws -> ChatTemplate {
-        var text: String? = nil
-        if let j = try readJSON(dir.appendingPathComponent("chat_template.json")) { text = j["chat_template"]?.string }
-        if text == nil, let d = FileManager.default.contents(atPath: dir.appendingPathComponent("chat_template.jinja").path) {
-            text = String(decoding: d, as: UTF8.self)
+    /// The processor config: the newer nested spelling first, then the older flat file, else CLIP's defaults.
+    public static func imageProcessorConfig(_ dir: URL, config: LlavaConfig) throws -> ImageProcessorConfig {
+        if let p = try readJSON(dir.appendingPathComponent("processor_config.json")), let ip = p["image_processor"] {
+            return try ImageProcessorConfig(json: ip)
         }
-        if text == nil, let j = try readJSON(dir.appendingPathComponent("tokenizer_config.json")) { text = j["chat_template"]?.string }
+        if let ip = try readJSON(dir.appendingPathComponent("preprocessor_config.json")) { return try ImageProcessorConfig(json: ip) }
+        var improc = ImageProcessorConfig()
+        improc.size = .shortestEdge(config.vision.imageSize)
+        improc.cropHeight = config.vision.imageSize
+        improc.cropWidth = config.vision.imageSize
+        return improc
+    }
+
+    /// The checkpoint's Jinja chat template text, from whichever file holds it.
+    public static func templateText(_ dir: URL) -> String? {
+        if let j = try? readJSON(dir.appendingPathComponent("chat_template.json")), let t = j["chat_template"]?.string { return t }
+        if let d = FileManager.default.contents(atPath: dir.appendingPathComponent("chat_template.jinja").path) {
+            return String(decoding: d, as: UTF8.self)
+        }
+        if let j = try? readJSON(dir.appendingPathComponent("tokenizer_config.json")), let t = j["chat_template"]?.string { return t }
+        return nil
+    }
+
+    static func detectTemplate(_ dir: URL) throws -> ChatTemplate {
         // llava-hf checkpoints without a template file are LLaVA-1.5 conversations.
-        guard let text else { return .llava15 }
+        guard let text = templateText(dir) else { return .llava15 }
         guard let t = ChatTemplate.recognise(text) else {
             throw ConfigError.unsupported("chat template not recognised (known: \(ChatTemplate.names.joined(separator: ", "))); pass --template or --raw")
         }

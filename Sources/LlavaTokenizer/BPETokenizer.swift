@@ -178,6 +178,20 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         ids.append(contentsOf: symbols)
     }
 
+    /// SentencePiece-style scores for a GGUF `llama` vocabulary: the token a merge of rank r creates
+    /// scores -r (earlier merges win, as in BPE); base characters and specials score 0.
+    public var mergeScores: [Float] {
+        var scores = [Float](repeating: 0, count: idToToken.count)
+        for (_, m) in merges where m.id < scores.count {
+            let s = -Float(m.rank + 1)
+            if scores[m.id] == 0 || s > scores[m.id] { scores[m.id] = s }
+        }
+        return scores
+    }
+
+    /// Whether text gets a "▁" dummy prefix (GGUF's add_space_prefix).
+    public var addsSpacePrefix: Bool { stripsLeadingSpace }
+
     // MARK: decoding
 
     public func piece(_ id: Int) -> String { id >= 0 && id < idToToken.count ? idToToken[id] : "" }
