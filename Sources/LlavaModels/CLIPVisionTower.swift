@@ -20,6 +20,14 @@ public final class CLIPVisionTower: @unchecked Sendable {
     let layers: [CLIPLayer]
     let activation: Activation
 
+    init(config: CLIPVisionConfig, patchWeight: Tensor, classEmbedding: Tensor, positionEmbedding: Tensor,
+         preLNw: Tensor, preLNb: Tensor, layers: [CLIPLayer]) throws {
+        guard let act = Activation(configName: config.hiddenAct) else { throw ConfigError.unsupported("vision hidden_act \(config.hiddenAct)") }
+        self.config = config; activation = act
+        self.patchWeight = patchWeight; self.classEmbedding = classEmbedding; self.positionEmbedding = positionEmbedding
+        self.preLNw = preLNw; self.preLNb = preLNb; self.layers = layers
+    }
+
     /// `prefix` is the canonical prefix, e.g. "vision_tower.vision_model.". Only the first `keepLayers` layers load.
     public init(config c: CLIPVisionConfig, weights: WeightStore, prefix: String, keepLayers: Int) throws {
         config = c

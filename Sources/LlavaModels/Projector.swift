@@ -31,6 +31,19 @@ public final class Projector: @unchecked Sendable {
         }
     }
 
+    /// From weights already loaded: one linear layer (v1) or several with `activation` between.
+    public init(linears: [(Tensor, Tensor?)], activation: String?) throws {
+        self.linears = linears
+        if let activation {
+            guard let a = Activation(configName: activation) else { throw ConfigError.unsupported("projector activation \(activation)") }
+            self.activation = a
+            kind = .mlp(depth: linears.count, activation: activation)
+        } else {
+            self.activation = nil
+            kind = .linear
+        }
+    }
+
     /// [tokens, inDim] -> [tokens, outDim]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
