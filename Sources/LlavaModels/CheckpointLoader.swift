@@ -22,6 +22,7 @@ public enum CheckpointLoader {
         }
         let configURL = dir.appendingPathComponent("config.json")
         guard let json = try readJSON(configURL) else { throw ConfigError.missingFile(configURL.path) }
+        if isOriginalLayout(json) { return try loadOriginal(folder: folder, visionTower: nil, template: template) }
         var config = try LlavaConfig(json: json, file: configURL.path)
         let weights = try WeightStore(folder: folder)
         // LLaVA v1 checkpoints converted to this layout carry a single linear layer.

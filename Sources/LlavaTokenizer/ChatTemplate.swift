@@ -4,6 +4,8 @@
 //   chatml     "<|im_start|>{role}\n{content}<|im_end|>\n" … "<|im_start|>assistant\n", with the
 //              template's own default system message when it has one (SmolLM2's does)
 //   vicuna     llama.cpp's built-in: "{system}\n\nUSER: {text}\nASSISTANT: {reply}</s>\n" … "ASSISTANT:"
+//   llava-v1   the original LLaVA repository's conv "llava_v1" (Vicuna v1): "{system} USER: <image>\n{text}
+//              ASSISTANT: {reply}</s>USER: … ASSISTANT:", with its default system sentence
 //   llama2     llama.cpp's built-in (system variant): "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{text} [/INST]"
 // Images go first in a user turn, one "<image>\n" each.
 
@@ -19,7 +21,7 @@ public struct ChatMessage: Sendable, Equatable {
 }
 
 public struct ChatTemplate: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable { case llava15 = "llava-1.5", chatml, vicuna, llama2 }
+    public enum Kind: String, Sendable, CaseIterable { case llava15 = "llava-1.5", llavaV1 = "llava-v1", chatml, vicuna, llama2 }
     public let kind: Kind
     /// Used when the conversation has no system message of its own.
     public let defaultSystem: String?
@@ -27,11 +29,13 @@ public struct ChatTemplate: Sendable, Equatable {
     public init(_ kind: Kind, defaultSystem: String? = nil) { self.kind = kind; self.defaultSystem = defaultSystem }
 
     public static let llava15 = ChatTemplate(.llava15)
+    public static let llavaV1System = "A chat between a curious human and an artificial intelligence assistant. "
+        + "The assistant gives helpful, detailed, and polite answers to the human's questions."
     public static var names: [String] { Kind.allCases.map(\.rawValue) }
 
     public init?(name: String) {
         guard let k = Kind(rawValue: name) else { return nil }
-        self.init(k)
+        self.init(k, defaultSystem: k == .llavaV1 ? ChatTemplate.llavaV1System : nil)
     }
 
     /// Recognises a Jinja template text; nil if it is not one we implement.
@@ -68,6 +72,16 @@ public struct ChatTemplate: Sendable, Equatable {
             for m in messages {
                 if m.role != .system { out += m.role.rawValue.uppercased() + ": " }
                 out += content(m) + " "
+            }
+            if addGenerationPrompt { out += "ASSISTANT:" }
+        case .llavaV1:
+            // conv_vicuna_v1.get_prompt(): system + " ", then "ROLE: msg" + (" " after users, "</s>" after replies).
+            for m in messages {
+                switch m.role {
+                case .system: out += m.text + " "
+                case .user: out += "USER: " + content(m) + " "
+                case .assistant: out += "ASSISTANT: " + m.text + "</s>"
+                }
             }
             if addGenerationPrompt { out += "ASSISTANT:" }
         case .chatml:

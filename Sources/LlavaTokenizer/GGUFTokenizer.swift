@@ -34,18 +34,14 @@ public final class GGUFTokenizer: Tokenizer, @unchecked Sendable {
 
     public var vocabularySize: Int { tokens.count }
 
-    public init(gguf: GGUFFile) throws {
-        let m = gguf.metadata
-        guard let model = m["tokenizer.ggml.model"]?.string else { throw TokenizerError.unsupported("GGUF has no tokenizer.ggml.model") }
-        guard let toks = m["tokenizer.ggml.tokens"]?.array?.compactMap(\.string), !toks.isEmpty else {
-            throw TokenizerError.unsupported("GGUF has no tokenizer.ggml.tokens")
-        }
+    /// A SentencePiece-by-score (`spm`) or byte-level BPE (`bpe`) tokenizer from its parts.
+    public init(kind: Kind, tokens toks: [String], types: [GGUFTokenType], scores: [Float], merges: [String],
+                pre: String, bos: Int?, eos: [Int], addBos: Bool, addEos: Bool, addSpacePrefix: Bool) throws {
+        self.kind = kind
         tokens = toks
         let n = toks.count
-        let rawTypes = m["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []
-        types = (0..<n).map { i in i < rawTypes.count ? GGUFTokenType(rawValue: rawTypes[i]) ?? .normal : .normal }
-        let rawScores = m["tokenizer.ggml.scores"]?.array?.compactMap { $0.double.map(Float.init) } ?? []
-        scores = (0..<n).map { i in i < rawScores.count ? rawScores[i] : 0 }
+        self.types = (0..<n).map { $0 < types.count ? types[$0] : .normal }
+        self.scores = (0..<n).map { $0 < scores.count ? scores[$0] : 0 }
         var t2i: [String: Int] = [:]
         for (i, t) in toks.enumerated() where t2i[t] == nil { t2i[t] = i }
         tokenToId = t2i
@@ -59,41 +55,54 @@ public final class GGUFTokenizer: Tokenizer, @unchecked Sendable {
             be[b] = s; bd[s] = UInt8(b)
         }
         byteEncoder = be; byteDecoder = bd
-        switch model {
-        case "llama":
-            kind = .spm
-            mergeRanks = [:]; stages = []; ignoreMerges = false
-            addSpacePrefix = m["tokenizer.ggml.add_space_prefix"]?.bool ?? true
-            addBos = m["tokenizer.ggml.add_bos_token"]?.bool ?? true
-        case "gpt2":
-            kind = .bpe
-            let pre = m["tokenizer.ggml.pre"]?.string ?? "default"
+        if kind == .bpe {
             guard let (st, ignore) = PreTokenizerStage.stages(forPre: pre) else {
                 throw TokenizerError.unsupported("pre-tokenizer \"\(pre)\"")
             }
             stages = st; ignoreMerges = ignore
             var ranks: [String: Int] = [:]
-            for (i, v) in (m["tokenizer.ggml.merges"]?.array ?? []).enumerated() {
-                if let s = v.string, ranks[s] == nil { ranks[s] = i }
-            }
+            for (i, m) in merges.enumerated() where ranks[m] == nil { ranks[m] = i }
             mergeRanks = ranks
-            addSpacePrefix = m["tokenizer.ggml.add_space_prefix"]?.bool ?? false
-            addBos = m["tokenizer.ggml.add_bos_token"]?.bool ?? false
-        default:
-            throw TokenizerError.unsupported("GGUF tokenizer model \"\(model)\" (llama and gpt2 are supported)")
+        } else {
+            stages = []; ignoreMerges = false; mergeRanks = [:]
         }
-        bosId = m["tokenizer.ggml.bos_token_id"]?.int
+        bosId = bos
+        eosIds = eos
+        self.addBos = addBos
+        self.addEos = addEos
+        self.addSpacePrefix = addSpacePrefix
+        var sp: [([Unicode.Scalar], Int, Bool)] = []
+        for i in 0..<n where self.types[i] == .control || self.types[i] == .userDefined || self.types[i] == .unknown {
+            let text = Array(toks[i].unicodeScalars)
+            if !text.isEmpty { sp.append((text, i, self.types[i] != .userDefined)) }
+        }
+        specials = sp.sorted { $0.0.count > $1.0.count }
+    }
+
+    public convenience init(gguf: GGUFFile) throws {
+        let m = gguf.metadata
+        guard let model = m["tokenizer.ggml.model"]?.string else { throw TokenizerError.unsupported("GGUF has no tokenizer.ggml.model") }
+        guard let toks = m["tokenizer.ggml.tokens"]?.array?.compactMap(\.string), !toks.isEmpty else {
+            throw TokenizerError.unsupported("GGUF has no tokenizer.ggml.tokens")
+        }
+        let types = (m["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []).map { GGUFTokenType(rawValue: $0) ?? .normal }
+        let scores = m["tokenizer.ggml.scores"]?.array?.compactMap { $0.double.map(Float.init) } ?? []
         var eos: [Int] = []
         if let e = m["tokenizer.ggml.eos_token_id"]?.int { eos.append(e) }
         if let e = m["tokenizer.ggml.eot_token_id"]?.int, !eos.contains(e) { eos.append(e) }
-        eosIds = eos
-        addEos = m["tokenizer.ggml.add_eos_token"]?.bool ?? false
-        var sp: [([Unicode.Scalar], Int, Bool)] = []
-        for i in 0..<n where types[i] == .control || types[i] == .userDefined || types[i] == .unknown {
-            let text = Array(toks[i].unicodeScalars)
-            if !text.isEmpty { sp.append((text, i, types[i] != .userDefined)) }
+        let kind: Kind
+        switch model {
+        case "llama": kind = .spm
+        case "gpt2": kind = .bpe
+        default: throw TokenizerError.unsupported("GGUF tokenizer model \"\(model)\" (llama and gpt2 are supported)")
         }
-        specials = sp.sorted { $0.0.count > $1.0.count }
+        try self.init(kind: kind, tokens: toks, types: types, scores: scores,
+                      merges: m["tokenizer.ggml.merges"]?.array?.compactMap(\.string) ?? [],
+                      pre: m["tokenizer.ggml.pre"]?.string ?? "default",
+                      bos: m["tokenizer.ggml.bos_token_id"]?.int, eos: eos,
+                      addBos: m["tokenizer.ggml.add_bos_token"]?.bool ?? (kind == .spm),
+                      addEos: m["tokenizer.ggml.add_eos_token"]?.bool ?? false,
+                      addSpacePrefix: m["tokenizer.ggml.add_space_prefix"]?.bool ?? (kind == .spm))
     }
 
     // MARK: encoding

@@ -16,6 +16,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Chat template to use instead of the checkpoint's (\(ChatTemplate.names.joined(separator: ", "))).")
     var template: String?
 
+    @Option(help: "The CLIP vision tower folder, for checkpoints in the original LLaVA release layout.")
+    var visionTower: String?
+
     @Option(help: "Threads for matrix products.")
     var threads: Int?
 
@@ -33,6 +36,7 @@ struct ModelOptions: ParsableArguments {
             return try CheckpointLoader.loadGGUF(model: model, mmproj: mmproj, template: chosen)
         }
         if mmproj != nil { throw ValidationError("--mmproj goes with a GGUF language model, not a checkpoint folder") }
+        if let visionTower { return try CheckpointLoader.loadOriginal(folder: model, visionTower: visionTower, template: chosen) }
         return try CheckpointLoader.loadLlavaHF(folder: model, template: chosen)
     }
 }
