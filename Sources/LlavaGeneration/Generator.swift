@@ -10,6 +10,8 @@ public struct GenerationOptions: Sendable {
     public var sampling = SamplingOptions()
     public var stop: [String] = []
     public var contextLength: Int? = nil
+    /// Keep going past end-of-sequence tokens (benchmarks decode a fixed count).
+    public var ignoreEOS = false
 
     public init(maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [], contextLength: Int? = nil) {
         self.maxTokens = maxTokens; self.sampling = sampling; self.stop = stop; self.contextLength = contextLength
@@ -77,7 +79,7 @@ public final class Generator: @unchecked Sendable {
         var tFirst = tDecode
         while generated.count < options.maxTokens {
             let next = sampler.sample(UnsafeBufferPointer(logits.buffer), previous: ids + generated)
-            if eos.contains(next) { finish = "stop"; break }
+            if eos.contains(next) && !options.ignoreEOS { finish = "stop"; break }
             generated.append(next)
             if generated.count == 1 { tFirst = Self.now() }
             if !model.tokenizer.isSpecial(next) { _ = streamer.push(model.tokenizer.bytes(for: next)) }

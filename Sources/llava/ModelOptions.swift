@@ -23,7 +23,7 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     func load() throws -> LlavaModel {
-        if let threads { BLAS.setThreads(max(1, threads)) }
+        if let threads { BLAS.setThreads(max(1, threads)); Parallel.threads = max(1, threads) }
         var chosen: ChatTemplate? = nil
         if let template {
             guard let t = ChatTemplate(name: template) else {

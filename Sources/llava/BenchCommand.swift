@@ -1,0 +1,74 @@
+// `llava bench`: how fast this machine runs a model — image encode time, prefill and decode
+// throughput, peak memory — as DESIGN.md's contract writes it. Timing lives here, never in tests.
+import ArgumentParser
+import Foundation
+import LlavaGeneration
+import LlavaModels
+import LlavaTensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure image encode, prefill and decode speed.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "An image to encode (JPEG or PNG).") var image: String?
+    @Option(help: "Prompt tokens to prefill.") var promptTokens: Int = 512
+    @Option(help: "Tokens to decode.") var genTokens: Int = 128
+    @Option(help: "Repetitions; the median is reported.") var repeats: Int = 1
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            guard promptTokens > 0, genTokens >= 0, repeats > 0 else { throw ValidationError("counts must be positive") }
+            let model = try modelOptions.load()
+            let images = try loadImages(image.map { [$0] } ?? [])
+            let lm = model.language
+            // A fixed, ordinary token stream: the speed does not depend on which tokens they are.
+            let vocab = lm.config.vocabSize
+            var ids: [Int] = (lm.config.bosId.map { [$0] } ?? [])
+            var x = 1000 % max(vocab, 1)
+            while ids.count < promptTokens { ids.append(x); x = (x * 31 + 7) % max(vocab, 1) }
+            if !images.isEmpty { ids.insert(contentsOf: repeatElement(model.imagePlaceholder, count: model.tokensPerImage), at: min(1, ids.count)) }
+            var encode: [Double] = [], prefill: [Double] = [], decode: [Double] = []
+            let generator = Generator(model: model)
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let features = try generator.encodeImages(images)
+                let encodeMs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                var options = GenerationOptions(maxTokens: genTokens)
+                options.sampling = SamplingOptions(temperature: 0)
+                options.ignoreEOS = true
+                let r = try generator.generate(ids: ids, imageFeatures: features, options: options, imageEncodeMs: encodeMs)
+                encode.append(encodeMs)
+                prefill.append(r.prefillTokensPerSecond)
+                decode.append(r.decodeTokensPerSecond)
+            }
+            func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+            var usage = rusage()
+            #if os(macOS)
+            getrusage(RUSAGE_SELF, &usage)
+            #else
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            #endif
+            #if os(macOS)
+            let peakMB = Double(usage.ru_maxrss) / 1_048_576
+            #else
+            let peakMB = Double(usage.ru_maxrss) / 1024
+            #endif
+            let result: [String: Any] = [
+                "image_encode_ms": images.isEmpty ? 0 : median(encode), "prefill_tokens_per_s": median(prefill),
+                "decode_tokens_per_s": median(decode), "peak_rss_mb": peakMB, "threads": Parallel.threads,
+                "prompt_tokens": ids.count, "gen_tokens": genTokens, "repeats": repeats,
+            ]
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+                writeOut(String(decoding: data, as: UTF8.self) + "\n")
+            } else {
+                writeOut(String(format: "image encode %.1f ms | prefill %.2f tok/s (%d tokens) | decode %.2f tok/s (%d tokens) | peak RSS %.0f MB | %d threads\n",
+                                images.isEmpty ? 0 : median(encode), median(prefill), ids.count, median(decode), genTokens, peakMB, Parallel.threads))
+            }
+        }
+    }
+}
