@@ -24,7 +24,9 @@ let package = Package(
         blasTarget,
         // The one C target of our own besides kernels: setjmp traps so a corrupt image is an error, not exit().
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
-        .target(name: "LlavaTensor", dependencies: ["COpenBLAS"]),
+        // Quantised dot products on CPU intrinsics (per-function target attributes, no unsafeFlags).
+        .target(name: "CKernels"),
+        .target(name: "LlavaTensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "LlavaFormats", dependencies: ["LlavaTensor"]),
         .target(name: "LlavaTokenizer", dependencies: ["LlavaFormats"]),
         .target(name: "LlavaVision", dependencies: ["LlavaTensor", "LlavaFormats", "CImageCodecs"]),

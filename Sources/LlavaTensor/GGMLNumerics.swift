@@ -4,6 +4,7 @@
 // one query; tinyBLAS's single accumulator for a batch) and GCC's _mm512_reduce_add_ps order.
 // Why: a quantised model is chaotic under int8 activation rounding — a 1e-6 difference in one
 // layer can move final logits by tenths — so "the same tokens as llama.cpp" needs the same sums.
+import CKernels
 import Foundation
 
 public enum GGMLNumerics {
@@ -118,8 +119,6 @@ extension Attention {
         vt.initialize(repeating: 0, count: kvHeads * d * padded)
         defer { vt.deallocate() }
         for kh in 0..<kvHeads { for j in 0..<m { for e in 0..<d { vt[(kh * d + e) * padded + j] = v[j * kvHeads * d + kh * d + e] } } }
-        let kh0 = UnsafeMutablePointer<Float>.allocate(capacity: d)
-        defer { kh0.deallocate() }
         let row = UnsafeMutablePointer<Float>.allocate(capacity: padded)
         defer { row.deallocate() }
         for h in 0..<heads {
@@ -129,8 +128,8 @@ extension Attention {
                 let limit = queryStart + i + 1
                 for j in 0..<padded {
                     if j >= m || j >= limit { row[j] = -.infinity; continue }
-                    kh0.update(from: k + j * kvHeads * d + kvh * d, count: d)
-                    let s = batch && d % 16 == 0 ? GGMLNumerics.tinyDotF16(kh0, qi, count: d) : GGMLNumerics.vecDotF16(kh0, qi, count: d)
+                    let kj = k + j * kvHeads * d + kvh * d
+                    let s = batch && d % 16 == 0 ? llava_dot_f16_tiny(kj, qi, Int32(d)) : llava_dot_f16_vec(kj, qi, Int32(d))
                     row[j] = s * scale
                 }
                 GGMLNumerics.softmax(row, count: padded)
@@ -138,7 +137,7 @@ extension Attention {
                 let o = out.data + i * heads * d + h * d
                 for e in 0..<d {
                     let vr = vt + (kvh * d + e) * padded
-                    o[e] = batch && d % 4 == 0 ? GGMLNumerics.tinyDotF16(vr, row, count: padded) : GGMLNumerics.vecDotF16(vr, row, count: padded)
+                    o[e] = batch ? llava_dot_f16_tiny(vr, row, Int32(padded)) : llava_dot_f16_vec(vr, row, Int32(padded))
                 }
             }
         }

@@ -1,6 +1,7 @@
 // A weight matrix [rows = out, cols = in] either dense float32 (products through BLAS) or in a
 // ggml block format used in place from the mapped file (products through QuantDot, the
 // activation quantised as llama.cpp quantises it). No dequantised copy is ever kept.
+import CKernels
 import Dispatch
 
 public final class QuantizedMatrix: @unchecked Sendable {
@@ -44,6 +45,10 @@ public enum WeightMatrix: @unchecked Sendable {
             shape[shape.count - 1] = w.rows
             let y = Tensor(zeros: shape)
             let yp = y.data
+            if [.q4_0, .q4_1, .q8_0].contains(w.type) {
+                Self.applyKernel(w, x, y, bias: bias)
+                return y
+            }
             for r in 0..<n {
                 let a = QuantizedActivation(x.data + r * w.cols, count: w.cols, for: w.type)
                 let out = yp + r * w.rows
@@ -66,6 +71,31 @@ public enum WeightMatrix: @unchecked Sendable {
                 if let bias { for j in 0..<w.rows { out[j] += bias[flat: j] } }
             }
             return y
+        }
+    }
+
+    /// Q4_0 / Q4_1 / Q8_0 through the C kernels: the activation row quantised once, weight rows split over the cores.
+    static func applyKernel(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
+        let blocks = w.cols / 32
+        let withSum = w.type == .q4_1
+        let act = UnsafeMutableRawPointer.allocate(byteCount: blocks * 36, alignment: 64)
+        defer { act.deallocate() }
+        let chunks = min(Parallel.threads * 4, max(1, w.rows / 64))
+        let per = (w.rows + chunks - 1) / chunks
+        for r in 0..<x.flatRows {
+            let xr = x.data + r * w.cols, out = y.data + r * w.rows
+            if withSum { llava_quantize_q8_1(xr, act, Int32(w.cols)) } else { llava_quantize_q8_0(xr, act, Int32(w.cols)) }
+            let a = UnsafeRawPointer(act)
+            Parallel.forEach(chunks) { c in
+                let lo = c * per, hi = min(w.rows, lo + per)
+                if lo >= hi { return }
+                switch w.type {
+                case .q4_0: llava_gemv_q4_0_q8_0(w.data, w.rowBytes, a, out, Int32(lo), Int32(hi), Int32(w.cols))
+                case .q4_1: llava_gemv_q4_1_q8_1(w.data, w.rowBytes, a, out, Int32(lo), Int32(hi), Int32(w.cols))
+                default: llava_gemv_q8_0_q8_0(w.data, w.rowBytes, a, out, Int32(lo), Int32(hi), Int32(w.cols))
+                }
+            }
+            if let bias { for j in 0..<w.rows { out[j] += bias[flat: j] } }
         }
     }
 

@@ -1,0 +1,32 @@
+// Quantised dot-product kernels on CPU intrinsics — kernels only, no logic (see DESIGN.md).
+//
+// Each kernel is bit-for-bit the arithmetic llama.cpp's CPU backend performs on x86 (8 float lanes,
+// each lane the exact integer sum of 4 consecutive products, fma-accumulated with the block scale,
+// then ggml's hsum_float_8 order), so a GGUF model gives llama.cpp's numbers. The AVX2 path and the
+// portable path compute the same values; the portable one is what non-x86 machines run.
+#ifndef LLAVA_KERNELS_H
+#define LLAVA_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+// Activation blocks, laid out as ggml's block_q8_0 (34 bytes) and block_q8_1 (36 bytes).
+// x: n floats (n a multiple of 32); out: n/32 blocks.
+void llava_quantize_q8_0(const float *x, void *out, int n);
+void llava_quantize_q8_1(const float *x, void *out, int n);
+
+// One output per weight row: y[r] = dot(row r of w, activation), rows [r0, r1).
+// w: rows of ggml blocks (row_bytes each); a: the activation blocks above; n: row length.
+void llava_gemv_q4_0_q8_0(const void *w, size_t row_bytes, const void *a, float *y, int r0, int r1, int n);
+void llava_gemv_q4_1_q8_1(const void *w, size_t row_bytes, const void *a, float *y, int r0, int r1, int n);
+void llava_gemv_q8_0_q8_0(const void *w, size_t row_bytes, const void *a, float *y, int r0, int r1, int n);
+
+// 1 when the AVX2+FMA kernels run on this CPU.
+int llava_kernels_simd(void);
+
+#endif
+
+// f32 dot products in ggml's f16 attention orders (inputs hold f16-representable values):
+// four 16-lane fma accumulators over 64-element steps, summed (0+2, 1+3, 0+1), reduced, tail in double
+// (ggml_vec_dot_f16, one query) — and one 16-lane accumulator over 16-element steps (tinyBLAS, a batch).
+float llava_dot_f16_vec(const float *x, const float *y, int n);
+float llava_dot_f16_tiny(const float *x, const float *y, int n);

@@ -1,0 +1,306 @@
+// Quantised dot-product kernels; see include/kernels.h.
+#include "kernels.h"
+#include <math.h>
+#include <string.h>
+
+static inline float fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) { bits = sign; float f; memcpy(&f, &bits, 4); return f; }
+        float v = (float)mant * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    bits = exp == 31 ? (sign | 0x7f800000u | (mant << 13)) : (sign | ((exp + 112) << 23) | (mant << 13));
+    float f; memcpy(&f, &bits, 4); return f;
+}
+
+static inline uint16_t fp32_to_fp16(float f) {   // round to nearest even
+    uint32_t x; memcpy(&x, &f, 4);
+    uint16_t sign = (x >> 16) & 0x8000;
+    int exp = (x >> 23) & 0xff;
+    uint32_t mant = x & 0x7fffff;
+    if (exp == 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+    int e = exp - 127 + 15;
+    if (e >= 31) return sign | 0x7c00;
+    if (e <= 0) {
+        if (e < -10) return sign;
+        mant |= 0x800000;
+        uint32_t shift = 14 - e, half = mant >> shift, rem = mant & ((1u << shift) - 1), hw = 1u << (shift - 1);
+        if (rem > hw || (rem == hw && (half & 1))) half++;
+        return sign | (uint16_t)half;
+    }
+    uint32_t half = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+    return sign | (uint16_t)half;
+}
+
+static inline float hsum8(const float v[8]) {
+    float r0 = v[4] + v[0], r1 = v[5] + v[1], r2 = v[6] + v[2], r3 = v[7] + v[3];
+    return (r0 + r2) + (r1 + r3);
+}
+
+// ---- portable: the same operations, one lane at a time ------------------------------------
+
+static void quantize_portable(const float *x, uint8_t *out, int n, int with_sum) {
+    const int bytes = with_sum ? 36 : 34, qoff = with_sum ? 4 : 2;
+    for (int b = 0; b < n / 32; b++) {
+        const float *v = x + 32 * b;
+        uint8_t *o = out + bytes * b;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) { float a = fabsf(v[j]); if (a > amax) amax = a; }
+        const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+        uint16_t dh = fp32_to_fp16(d);
+        memcpy(o, &dh, 2);
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            int q = (int)nearbyintf(v[j] * id);
+            o[qoff + j] = (uint8_t)(int8_t)q;
+            sum += q;
+        }
+        if (with_sum) { uint16_t sh = fp32_to_fp16(d * (float)sum); memcpy(o + 2, &sh, 2); }
+    }
+}
+
+static float dot_portable(int type, const uint8_t *w, const uint8_t *a, int n) {
+    float acc[8] = {0}, summs = 0;
+    for (int b = 0; b < n / 32; b++) {
+        int32_t lanes[8] = {0};
+        float scale;
+        if (type == 0) {            // q4_0 x q8_0
+            const uint8_t *wb = w + 18 * b; const int8_t *y = (const int8_t *)(a + 34 * b + 2);
+            for (int j = 0; j < 16; j++) {
+                lanes[j >> 2] += ((wb[2 + j] & 0xF) - 8) * y[j];
+                lanes[(j + 16) >> 2] += ((wb[2 + j] >> 4) - 8) * y[j + 16];
+            }
+            uint16_t dw, dx; memcpy(&dw, wb, 2); memcpy(&dx, a + 34 * b, 2);
+            scale = fp16_to_fp32(dw) * fp16_to_fp32(dx);
+        } else if (type == 1) {     // q4_1 x q8_1
+            const uint8_t *wb = w + 20 * b; const uint8_t *ab = a + 36 * b; const int8_t *y = (const int8_t *)(ab + 4);
+            for (int j = 0; j < 16; j++) {
+                lanes[j >> 2] += (wb[4 + j] & 0xF) * y[j];
+                lanes[(j + 16) >> 2] += (wb[4 + j] >> 4) * y[j + 16];
+            }
+            uint16_t dw, mw, dx, sx; memcpy(&dw, wb, 2); memcpy(&mw, wb + 2, 2); memcpy(&dx, ab, 2); memcpy(&sx, ab + 2, 2);
+            summs += fp16_to_fp32(mw) * fp16_to_fp32(sx);
+            scale = fp16_to_fp32(dw) * fp16_to_fp32(dx);
+        } else {                    // q8_0 x q8_0
+            const uint8_t *wb = w + 34 * b; const int8_t *x = (const int8_t *)(wb + 2), *y = (const int8_t *)(a + 34 * b + 2);
+            for (int j = 0; j < 32; j++) lanes[j >> 2] += x[j] * y[j];
+            uint16_t dw, dx; memcpy(&dw, wb, 2); memcpy(&dx, a + 34 * b, 2);
+            scale = fp16_to_fp32(dw) * fp16_to_fp32(dx);
+        }
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(scale, (float)lanes[l], acc[l]);
+    }
+    return hsum8(acc) + summs;
+}
+
+// ---- x86: AVX2 + FMA ------------------------------------------------------------------------
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SIMD_FN __attribute__((target("avx2,fma,f16c")))
+// _mm512_extractf32x8_ps needs AVX512DQ; the same upper half through the AVX512F double-word view.
+#define _mm512_extractf32x8_ps_compat(v) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))
+
+SIMD_FN static inline float hsum8_avx(__m256 x) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+// 8 lanes of 4-element sums of unsigned x signed bytes (maddubs cannot overflow here: |q| <= 15 * 128 * 2).
+SIMD_FN static inline __m256 lane_sums_us(__m256i ux, __m256i sy) {
+    const __m256i dot = _mm256_maddubs_epi16(ux, sy);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
+}
+
+// Signed x signed: move the sign of x onto y, as ggml does.
+SIMD_FN static inline __m256 lane_sums_ss(__m256i x, __m256i y) {
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sy = _mm256_sign_epi8(y, x);
+    return lane_sums_us(ax, sy);
+}
+
+SIMD_FN static inline __m256i nibbles32(const uint8_t *p) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)p);
+    const __m256i b = _mm256_insertf128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+SIMD_FN static void quantize_avx(const float *x, uint8_t *out, int n, int with_sum) {
+    const int bytes = with_sum ? 36 : 34, qoff = with_sum ? 4 : 2;
+    for (int b = 0; b < n / 32; b++) {
+        const float *v = x + 32 * b;
+        uint8_t *o = out + bytes * b;
+        __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16), v3 = _mm256_loadu_ps(v + 24);
+        const __m256 sign = _mm256_set1_ps(-0.0f);
+        __m256 m = _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1));
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v2));
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v3));
+        __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+        uint16_t dh = fp32_to_fp16(d);
+        memcpy(o, &dh, 2);
+        const __m256 mul = _mm256_set1_ps(id);
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), _MM_ROUND_NEAREST));
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), _MM_ROUND_NEAREST));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, mul), _MM_ROUND_NEAREST));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, mul), _MM_ROUND_NEAREST));
+        if (with_sum) {
+            __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+            __m128i s4 = _mm_add_epi32(_mm256_extracti128_si256(s, 1), _mm256_castsi256_si128(s));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+            uint16_t sh = fp32_to_fp16(d * (float)_mm_cvtsi128_si32(s4));
+            memcpy(o + 2, &sh, 2);
+        }
+        i0 = _mm256_packs_epi32(i0, i1);
+        i2 = _mm256_packs_epi32(i2, i3);
+        i0 = _mm256_packs_epi16(i0, i2);
+        i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(o + qoff), i0);
+    }
+}
+
+SIMD_FN static float dot_avx(int type, const uint8_t *w, const uint8_t *a, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0;
+    for (int b = 0; b < n / 32; b++) {
+        __m256 lanes;
+        float scale;
+        if (type == 0) {
+            const uint8_t *wb = w + 18 * b, *ab = a + 34 * b;
+            const __m256i qx = _mm256_sub_epi8(nibbles32(wb + 2), _mm256_set1_epi8(8));
+            lanes = lane_sums_ss(qx, _mm256_loadu_si256((const __m256i *)(ab + 2)));
+            scale = fp16_to_fp32(*(const uint16_t *)wb) * fp16_to_fp32(*(const uint16_t *)ab);
+        } else if (type == 1) {
+            const uint8_t *wb = w + 20 * b, *ab = a + 36 * b;
+            lanes = lane_sums_us(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));
+            summs += fp16_to_fp32(*(const uint16_t *)(wb + 2)) * fp16_to_fp32(*(const uint16_t *)(ab + 2));
+            scale = fp16_to_fp32(*(const uint16_t *)wb) * fp16_to_fp32(*(const uint16_t *)ab);
+        } else {
+            const uint8_t *wb = w + 34 * b, *ab = a + 34 * b;
+            lanes = lane_sums_ss(_mm256_loadu_si256((const __m256i *)(wb + 2)), _mm256_loadu_si256((const __m256i *)(ab + 2)));
+            scale = fp16_to_fp32(*(const uint16_t *)wb) * fp16_to_fp32(*(const uint16_t *)ab);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), lanes, acc);
+    }
+    return hsum8_avx(acc) + summs;
+}
+
+#define SIMD512_FN __attribute__((target("avx512f")))
+
+// GCC's _mm512_reduce_add_ps, spelled out so the order does not depend on the compiler.
+SIMD512_FN static inline float reduce16(__m512 v) {
+    const __m256 t3 = _mm256_add_ps(_mm512_extractf32x8_ps_compat(v), _mm512_castps512_ps256(v));
+    const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
+}
+
+SIMD512_FN static float dot_f16_vec_512(const float *x, const float *y, int n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const int np = n & ~63;
+    int i = 0;
+    for (; i < np; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), s3);
+    }
+    s0 = _mm512_add_ps(s0, s2); s1 = _mm512_add_ps(s1, s3); s0 = _mm512_add_ps(s0, s1);
+    double sum = (double)reduce16(s0);
+    for (; i < n; i++) sum += (double)(x[i] * y[i]);
+    return (float)sum;
+}
+
+SIMD512_FN static float dot_f16_tiny_512(const float *x, const float *y, int n) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + l), _mm512_loadu_ps(y + l), acc);
+    return reduce16(acc);
+}
+
+static int avx512_state = -1;
+static int has_avx512(void) {
+    if (avx512_state < 0) { __builtin_cpu_init(); avx512_state = __builtin_cpu_supports("avx512f"); }
+    return avx512_state;
+}
+
+static int simd_state = -1;
+int llava_kernels_simd(void) {
+    if (simd_state < 0) {
+        __builtin_cpu_init();
+        simd_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return simd_state;
+}
+#else
+int llava_kernels_simd(void) { return 0; }
+static int has_avx512(void) { return 0; }
+#endif
+
+static float reduce16_portable(const float v[16]) {
+    float t3[8], t6[4];
+    for (int i = 0; i < 8; i++) t3[i] = v[8 + i] + v[i];
+    for (int i = 0; i < 4; i++) t6[i] = t3[4 + i] + t3[i];
+    return (t6[0] + t6[2]) + (t6[1] + t6[3]);
+}
+
+float llava_dot_f16_vec(const float *x, const float *y, int n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (has_avx512()) return dot_f16_vec_512(x, y, n);
+#endif
+    float s[4][16] = {{0}};
+    const int np = n & ~63;
+    int i = 0;
+    for (; i < np; i += 64)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 16; l++) s[j][l] = fmaf(x[i + 16 * j + l], y[i + 16 * j + l], s[j][l]);
+    for (int l = 0; l < 16; l++) { s[0][l] = s[0][l] + s[2][l]; s[1][l] = s[1][l] + s[3][l]; s[0][l] = s[0][l] + s[1][l]; }
+    double sum = (double)reduce16_portable(s[0]);
+    for (; i < n; i++) sum += (double)(x[i] * y[i]);
+    return (float)sum;
+}
+
+float llava_dot_f16_tiny(const float *x, const float *y, int n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (has_avx512()) return dot_f16_tiny_512(x, y, n);
+#endif
+    float acc[16] = {0};
+    for (int l = 0; l < n; l += 16)
+        for (int k = 0; k < 16; k++) acc[k] = fmaf(x[l + k], y[l + k], acc[k]);
+    return reduce16_portable(acc);
+}
+
+void llava_quantize_q8_0(const float *x, void *out, int n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (llava_kernels_simd()) { quantize_avx(x, (uint8_t *)out, n, 0); return; }
+#endif
+    quantize_portable(x, (uint8_t *)out, n, 0);
+}
+
+void llava_quantize_q8_1(const float *x, void *out, int n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (llava_kernels_simd()) { quantize_avx(x, (uint8_t *)out, n, 1); return; }
+#endif
+    quantize_portable(x, (uint8_t *)out, n, 1);
+}
+
+static void gemv(int type, const void *w, size_t row_bytes, const void *a, float *y, int r0, int r1, int n) {
+    const uint8_t *wb = (const uint8_t *)w;
+#if defined(__x86_64__) || defined(__i386__)
+    if (llava_kernels_simd()) {
+        for (int r = r0; r < r1; r++) y[r] = dot_avx(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
+        return;
+    }
+#endif
+    for (int r = r0; r < r1; r++) y[r] = dot_portable(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
+}
+
+void llava_gemv_q4_0_q8_0(const void *w, size_t rb, const void *a, float *y, int r0, int r1, int n) { gemv(0, w, rb, a, y, r0, r1, n); }
+void llava_gemv_q4_1_q8_1(const void *w, size_t rb, const void *a, float *y, int r0, int r1, int n) { gemv(1, w, rb, a, y, r0, r1, n); }
+void llava_gemv_q8_0_q8_0(const void *w, size_t rb, const void *a, float *y, int r0, int r1, int n) { gemv(2, w, rb, a, y, r0, r1, n); }
