@@ -166,30 +166,82 @@ SIMD_FN static void quantize_avx(const float *x, uint8_t *out, int n, int with_s
     }
 }
 
+#define H2F(p) _cvtsh_ss(*(const uint16_t *)(p))
+
 SIMD_FN static float dot_avx(int type, const uint8_t *w, const uint8_t *a, int n) {
     __m256 acc = _mm256_setzero_ps();
     float summs = 0;
-    for (int b = 0; b < n / 32; b++) {
-        __m256 lanes;
-        float scale;
-        if (type == 0) {
-            const uint8_t *wb = w + 18 * b, *ab = a + 34 * b;
-            const __m256i qx = _mm256_sub_epi8(nibbles32(wb + 2), _mm256_set1_epi8(8));
-            lanes = lane_sums_ss(qx, _mm256_loadu_si256((const __m256i *)(ab + 2)));
-            scale = fp16_to_fp32(*(const uint16_t *)wb) * fp16_to_fp32(*(const uint16_t *)ab);
-        } else if (type == 1) {
+    const int nb = n / 32;
+    if (type == 1) {
+        for (int b = 0; b < nb; b++) {
             const uint8_t *wb = w + 20 * b, *ab = a + 36 * b;
-            lanes = lane_sums_us(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));
-            summs += fp16_to_fp32(*(const uint16_t *)(wb + 2)) * fp16_to_fp32(*(const uint16_t *)(ab + 2));
-            scale = fp16_to_fp32(*(const uint16_t *)wb) * fp16_to_fp32(*(const uint16_t *)ab);
-        } else {
-            const uint8_t *wb = w + 34 * b, *ab = a + 34 * b;
-            lanes = lane_sums_ss(_mm256_loadu_si256((const __m256i *)(wb + 2)), _mm256_loadu_si256((const __m256i *)(ab + 2)));
-            scale = fp16_to_fp32(*(const uint16_t *)wb) * fp16_to_fp32(*(const uint16_t *)ab);
+            const __m256 lanes = lane_sums_us(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));
+            summs += H2F(wb + 2) * H2F(ab + 2);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), lanes, acc);
+    } else if (type == 0) {
+        const __m256i off = _mm256_set1_epi8(8);
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *wb = w + 18 * b, *ab = a + 34 * b;
+            const __m256i qx = _mm256_sub_epi8(nibbles32(wb + 2), off);
+            const __m256 lanes = lane_sums_ss(qx, _mm256_loadu_si256((const __m256i *)(ab + 2)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
+        }
+    } else {
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *wb = w + 34 * b, *ab = a + 34 * b;
+            const __m256 lanes = lane_sums_ss(_mm256_loadu_si256((const __m256i *)(wb + 2)), _mm256_loadu_si256((const __m256i *)(ab + 2)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
+        }
     }
     return hsum8_avx(acc) + summs;
+}
+
+#define VNNI_FN __attribute__((target("avx512vnni,avx512vl,avx512f,avx2,fma,f16c")))
+
+// The same lanes through VNNI's dpbusd (u8 x s8, four products summed into each int32: exact).
+VNNI_FN static inline __m256 lane_sums_us_vnni(__m256i ux, __m256i sy) {
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ux, sy));
+}
+
+VNNI_FN static float dot_vnni(int type, const uint8_t *w, const uint8_t *a, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0;
+    const int nb = n / 32;
+    if (type == 1) {
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *wb = w + 20 * b, *ab = a + 36 * b;
+            const __m256 lanes = lane_sums_us_vnni(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));
+            summs += H2F(wb + 2) * H2F(ab + 2);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
+        }
+    } else if (type == 0) {
+        const __m256i off = _mm256_set1_epi8(8);
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *wb = w + 18 * b, *ab = a + 34 * b;
+            const __m256i qx = _mm256_sub_epi8(nibbles32(wb + 2), off);
+            const __m256i y = _mm256_loadu_si256((const __m256i *)(ab + 2));
+            const __m256 lanes = lane_sums_us_vnni(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(y, qx));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
+        }
+    } else {
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *wb = w + 34 * b, *ab = a + 34 * b;
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(wb + 2)), y = _mm256_loadu_si256((const __m256i *)(ab + 2));
+            const __m256 lanes = lane_sums_us_vnni(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
+        }
+    }
+    return hsum8_avx(acc) + summs;
+}
+
+static int vnni_state = -1;
+static int has_vnni(void) {
+    if (vnni_state < 0) {
+        __builtin_cpu_init();
+        vnni_state = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2");
+    }
+    return vnni_state;
 }
 
 #define SIMD512_FN __attribute__((target("avx512f")))
@@ -294,6 +346,7 @@ static void gemv(int type, const void *w, size_t row_bytes, const void *a, float
     const uint8_t *wb = (const uint8_t *)w;
 #if defined(__x86_64__) || defined(__i386__)
     if (llava_kernels_simd()) {
+        if (has_vnni()) { for (int r = r0; r < r1; r++) y[r] = dot_vnni(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n); return; }
         for (int r = r0; r < r1; r++) y[r] = dot_avx(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
         return;
     }
@@ -304,3 +357,28 @@ static void gemv(int type, const void *w, size_t row_bytes, const void *a, float
 void llava_gemv_q4_0_q8_0(const void *w, size_t rb, const void *a, float *y, int r0, int r1, int n) { gemv(0, w, rb, a, y, r0, r1, n); }
 void llava_gemv_q4_1_q8_1(const void *w, size_t rb, const void *a, float *y, int r0, int r1, int n) { gemv(1, w, rb, a, y, r0, r1, n); }
 void llava_gemv_q8_0_q8_0(const void *w, size_t rb, const void *a, float *y, int r0, int r1, int n) { gemv(2, w, rb, a, y, r0, r1, n); }
+
+void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, size_t act_stride, int tokens,
+                  float *y, size_t y_stride, int r0, int r1, int n) {
+    const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)acts;
+#if defined(__x86_64__) || defined(__i386__)
+    const int simd = llava_kernels_simd(), vnni = has_vnni();
+#else
+    const int simd = 0;
+#endif
+    for (int rb = r0; rb < r1; rb += 16) {
+        const int re = rb + 16 < r1 ? rb + 16 : r1;
+        for (int t = 0; t < tokens; t++) {
+            const uint8_t *a = ab + (size_t)t * act_stride;
+            float *yt = y + (size_t)t * y_stride;
+            for (int r = rb; r < re; r++) {
+#if defined(__x86_64__) || defined(__i386__)
+                if (vnni) { yt[r] = dot_vnni(type, wb + (size_t)r * row_bytes, a, n); continue; }
+                if (simd) { yt[r] = dot_avx(type, wb + (size_t)r * row_bytes, a, n); continue; }
+#endif
+                yt[r] = dot_portable(type, wb + (size_t)r * row_bytes, a, n);
+            }
+        }
+    }
+    (void)simd;
+}

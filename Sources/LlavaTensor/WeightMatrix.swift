@@ -78,24 +78,25 @@ public enum WeightMatrix: @unchecked Sendable {
     static func applyKernel(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
         let blocks = w.cols / 32
         let withSum = w.type == .q4_1
-        let act = UnsafeMutableRawPointer.allocate(byteCount: blocks * 36, alignment: 64)
-        defer { act.deallocate() }
+        let stride = blocks * (withSum ? 36 : 34)
+        let tokens = x.flatRows
+        let acts = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * stride), alignment: 64)
+        defer { acts.deallocate() }
+        for t in 0..<tokens {
+            let xr = x.data + t * w.cols, dst = acts + t * stride
+            if withSum { llava_quantize_q8_1(xr, dst, Int32(w.cols)) } else { llava_quantize_q8_0(xr, dst, Int32(w.cols)) }
+        }
+        let code: Int32 = w.type == .q4_0 ? 0 : w.type == .q4_1 ? 1 : 2
         let chunks = min(Parallel.threads * 4, max(1, w.rows / 64))
         let per = (w.rows + chunks - 1) / chunks
-        for r in 0..<x.flatRows {
-            let xr = x.data + r * w.cols, out = y.data + r * w.rows
-            if withSum { llava_quantize_q8_1(xr, act, Int32(w.cols)) } else { llava_quantize_q8_0(xr, act, Int32(w.cols)) }
-            let a = UnsafeRawPointer(act)
-            Parallel.forEach(chunks) { c in
-                let lo = c * per, hi = min(w.rows, lo + per)
-                if lo >= hi { return }
-                switch w.type {
-                case .q4_0: llava_gemv_q4_0_q8_0(w.data, w.rowBytes, a, out, Int32(lo), Int32(hi), Int32(w.cols))
-                case .q4_1: llava_gemv_q4_1_q8_1(w.data, w.rowBytes, a, out, Int32(lo), Int32(hi), Int32(w.cols))
-                default: llava_gemv_q8_0_q8_0(w.data, w.rowBytes, a, out, Int32(lo), Int32(hi), Int32(w.cols))
-                }
-            }
-            if let bias { for j in 0..<w.rows { out[j] += bias[flat: j] } }
+        let a = UnsafeRawPointer(acts), out = y.data
+        Parallel.forEach(chunks) { c in
+            let lo = c * per, hi = min(w.rows, lo + per)
+            if lo >= hi { return }
+            llava_gemm_q(code, w.data, w.rowBytes, a, stride, Int32(tokens), out, w.rows, Int32(lo), Int32(hi), Int32(w.cols))
+        }
+        if let bias {
+            for t in 0..<tokens { for j in 0..<w.rows { out[t * w.rows + j] += bias[flat: j] } }
         }
     }
 

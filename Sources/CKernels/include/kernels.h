@@ -30,3 +30,9 @@ int llava_kernels_simd(void);
 // (ggml_vec_dot_f16, one query) — and one 16-lane accumulator over 16-element steps (tinyBLAS, a batch).
 float llava_dot_f16_vec(const float *x, const float *y, int n);
 float llava_dot_f16_tiny(const float *x, const float *y, int n);
+
+// Many activation rows at once (prefill): acts holds `tokens` quantised rows `act_stride` bytes apart;
+// y[t * y_stride + r] for rows [r0, r1). Weight rows are taken 16 at a time so they stay in cache
+// across tokens; every output is the same dot product as the single-row kernels compute.
+void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, size_t act_stride, int tokens,
+                  float *y, size_t y_stride, int r0, int r1, int n);
