@@ -5,10 +5,11 @@ import LlavaTensor
 
 public struct GGUFWriter {
     public struct PendingTensor {
-        let name: String
-        let dims: [Int]      // ggml order: row length first
-        let type: GGMLType
+        public let name: String
+        public let dims: [Int]      // ggml order: row length first
+        public let type: GGMLType
         let data: Data
+        public let byteCount: Int
     }
 
     public private(set) var metadata: [(String, GGUFValue)] = []
@@ -24,7 +25,14 @@ public struct GGUFWriter {
 
     /// A tensor of `shape` in PyTorch order ([out, in]); stored with ggml's reversed dims.
     public mutating func add(_ name: String, shape: [Int], type: GGMLType, data: Data) {
-        tensors.append(PendingTensor(name: name, dims: shape.reversed(), type: type, data: data))
+        tensors.append(PendingTensor(name: name, dims: shape.reversed(), type: type, data: data, byteCount: data.count))
+    }
+
+    /// A tensor whose bytes are produced while writing (`writeStreaming`), for files larger than memory.
+    public mutating func declare(_ name: String, shape: [Int], type: GGMLType) {
+        let count = shape.reduce(1, *)
+        let bytes = type.isQuantized ? type.rowBytes(shape.last ?? 1) * (count / max(shape.last ?? 1, 1)) : count * type.blockBytes
+        tensors.append(PendingTensor(name: name, dims: shape.reversed(), type: type, data: Data(), byteCount: bytes))
     }
 
     /// A float tensor converted to `type` (F32, F16, or a block format with a reference quantiser).
@@ -46,7 +54,48 @@ public struct GGUFWriter {
         add(name, shape: t.shape, type: type, data: out)
     }
 
-    func encode() -> Data {
+    func encode() -> Data { header() + body() }
+
+    func body() -> Data {
+        var d = Data()
+        for t in tensors {
+            d.append(t.data)
+            while d.count % alignment != 0 { d.append(0) }
+        }
+        return d
+    }
+
+    /// Writes the header, then each declared tensor's bytes as `produce(index, sink)` hands them over
+    /// (in order, exactly byteCount bytes per tensor), to a temporary name renamed into place.
+    public func writeStreaming(to url: URL, produce: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        FileManager.default.createFile(atPath: tmp.path, contents: nil)
+        guard let h = FileHandle(forWritingAtPath: tmp.path) else { throw FileError.unreadable(tmp.path, "cannot create") }
+        do {
+            let head = header()
+            try h.write(contentsOf: head)
+            var written = head.count
+            for (i, t) in tensors.enumerated() {
+                var n = 0
+                try produce(i) { chunk in
+                    try h.write(contentsOf: Data(chunk))
+                    n += chunk.count
+                }
+                guard n == t.byteCount else { throw FileError.unreadable(url.path, "tensor \(t.name): \(n) bytes produced, \(t.byteCount) declared") }
+                written += n
+                let pad = (alignment - written % alignment) % alignment
+                if pad > 0 { try h.write(contentsOf: Data(count: pad)); written += pad }
+            }
+            try h.close()
+        } catch {
+            try? h.close()
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+        guard rename(tmp.path, url.path) == 0 else { throw FileError.unreadable(url.path, "could not rename into place") }
+    }
+
+    func header() -> Data {
         var d = Data()
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
@@ -86,13 +135,9 @@ public struct GGUFWriter {
         for t in tensors {
             str(t.name); u32(UInt32(t.dims.count)); for x in t.dims { u64(UInt64(x)) }
             u32(t.type.rawValue); u64(UInt64(offset))
-            offset += (t.data.count + alignment - 1) / alignment * alignment
+            offset += (t.byteCount + alignment - 1) / alignment * alignment
         }
         while d.count % alignment != 0 { d.append(0) }
-        for t in tensors {
-            d.append(t.data)
-            while d.count % alignment != 0 { d.append(0) }
-        }
         return d
     }
 

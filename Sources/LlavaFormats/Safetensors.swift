@@ -235,3 +235,45 @@ public enum AtomicFile {
         }
     }
 }
+
+extension SafetensorsWriter {
+    /// Declared tensors whose bytes `produce(index, sink)` hands over in order while the file is
+    /// written — for checkpoints larger than memory. Temporary name, renamed into place.
+    public static func writeStreaming(_ declared: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String] = [:],
+                                      to url: URL, produce: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        var header: [String: JSONValue] = [:]
+        var offset = 0
+        var sizes: [Int] = []
+        for e in declared {
+            let bytes = e.shape.reduce(1, *) * e.dtype.size
+            header[e.name] = .object(["dtype": .string(e.dtype.rawValue), "shape": .array(e.shape.map { .int($0) }),
+                                      "data_offsets": .array([.int(offset), .int(offset + bytes)])])
+            offset += bytes
+            sizes.append(bytes)
+        }
+        if !metadata.isEmpty { header["__metadata__"] = .object(metadata.mapValues { .string($0) }) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var json = try encoder.encode(JSONValue.object(header))
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        FileManager.default.createFile(atPath: tmp.path, contents: nil)
+        guard let h = FileHandle(forWritingAtPath: tmp.path) else { throw FileError.unreadable(tmp.path, "cannot create") }
+        do {
+            var n = UInt64(json.count).littleEndian
+            try h.write(contentsOf: Data(bytes: &n, count: 8))
+            try h.write(contentsOf: json)
+            for (i, size) in sizes.enumerated() {
+                var got = 0
+                try produce(i) { chunk in try h.write(contentsOf: Data(chunk)); got += chunk.count }
+                guard got == size else { throw FileError.unreadable(url.path, "tensor \(declared[i].name): \(got) bytes, \(size) declared") }
+            }
+            try h.close()
+        } catch {
+            try? h.close()
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+        guard rename(tmp.path, url.path) == 0 else { throw FileError.unreadable(url.path, "could not rename into place") }
+    }
+}
