@@ -235,6 +235,49 @@ VNNI_FN static float dot_vnni(int type, const uint8_t *w, const uint8_t *a, int 
     return hsum8_avx(acc) + summs;
 }
 
+// A 4-row x 4-token tile: each (row, token) pair keeps its own 8-lane accumulator and the same
+// operation sequence as dot_vnni, so every output is bit-identical to the single-pair kernel;
+// the tile only reuses loaded weights and activations across pairs.
+VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, size_t act_stride,
+                                 float *y, size_t y_stride, int r, int t, int n) {
+    __m256 acc[4][4];
+    float summs[4][4];
+    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) { acc[i][j] = _mm256_setzero_ps(); summs[i][j] = 0; }
+    const int nb = n / 32;
+    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;
+    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;
+    const __m256i off = _mm256_set1_epi8(8);
+    for (int b = 0; b < nb; b++) {
+        __m256i qx[4];
+        float dw[4], mw[4] = {0, 0, 0, 0};
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *wb = w + (size_t)(r + i) * row_bytes + (size_t)wbytes * b;
+            dw[i] = H2F(wb);
+            if (type == 0) qx[i] = _mm256_sub_epi8(nibbles32(wb + wq), off);
+            else if (type == 1) { qx[i] = nibbles32(wb + wq); mw[i] = H2F(wb + 2); }
+            else qx[i] = _mm256_loadu_si256((const __m256i *)(wb + wq));
+        }
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *ab = a + (size_t)(t + j) * act_stride + (size_t)abytes * b;
+            const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));
+            const float dx = H2F(ab);
+            const float sx = type == 1 ? H2F(ab + 2) : 0.0f;
+            for (int i = 0; i < 4; i++) {
+                __m256 lanes;
+                if (type == 1) {
+                    lanes = lane_sums_us_vnni(qx[i], yv);
+                    summs[i][j] += mw[i] * sx;
+                } else {
+                    lanes = lane_sums_us_vnni(_mm256_sign_epi8(qx[i], qx[i]), _mm256_sign_epi8(yv, qx[i]));
+                }
+                acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(dw[i] * dx), lanes, acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) y[(size_t)(t + j) * y_stride + (size_t)(r + i)] = hsum8_avx(acc[i][j]) + summs[i][j];
+}
+
 static int vnni_state = -1;
 static int has_vnni(void) {
     if (vnni_state < 0) {
@@ -368,7 +411,19 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
 #endif
     for (int rb = r0; rb < r1; rb += 16) {
         const int re = rb + 16 < r1 ? rb + 16 : r1;
-        for (int t = 0; t < tokens; t++) {
+        int t = 0;
+#if defined(__x86_64__) || defined(__i386__)
+        if (vnni) {
+            for (; t + 4 <= tokens; t += 4) {
+                int r = rb;
+                for (; r + 4 <= re; r += 4) tile4x4_vnni(type, wb, row_bytes, ab, act_stride, y, y_stride, r, t, n);
+                for (; r < re; r++)
+                    for (int j = t; j < t + 4; j++)
+                        y[(size_t)j * y_stride + r] = dot_vnni(type, wb + (size_t)r * row_bytes, ab + (size_t)j * act_stride, n);
+            }
+        }
+#endif
+        for (; t < tokens; t++) {
             const uint8_t *a = ab + (size_t)t * act_stride;
             float *yt = y + (size_t)t * y_stride;
             for (int r = rb; r < re; r++) {
