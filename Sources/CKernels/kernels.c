@@ -278,6 +278,32 @@ VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, c
         for (int j = 0; j < 4; j++) y[(size_t)(t + j) * y_stride + (size_t)(r + i)] = hsum8_avx(acc[i][j]) + summs[i][j];
 }
 
+// Four rows against one activation row (decode): independent accumulators hide the fma latency.
+VNNI_FN static void rows4_vnni(int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, float *y, int r, int n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const int nb = n / 32;
+    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;
+    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;
+    const __m256i off = _mm256_set1_epi8(8);
+    const uint8_t *w0 = w + (size_t)r * row_bytes, *w1 = w0 + row_bytes, *w2 = w1 + row_bytes, *w3 = w2 + row_bytes;
+#define ROW4_STEP(wp, acc, sm) do { \
+        const uint8_t *wb = (wp) + (size_t)wbytes * b; \
+        __m256 lanes; \
+        if (type == 1) { lanes = lane_sums_us_vnni(nibbles32(wb + wq), yv); sm += H2F(wb + 2) * sx; } \
+        else { const __m256i q = type == 0 ? _mm256_sub_epi8(nibbles32(wb + wq), off) : _mm256_loadu_si256((const __m256i *)(wb + wq)); \
+               lanes = lane_sums_us_vnni(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q)); } \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * dx), lanes, acc); } while (0)
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *ab = a + (size_t)abytes * b;
+        const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));
+        const float dx = H2F(ab), sx = type == 1 ? H2F(ab + 2) : 0.0f;
+        ROW4_STEP(w0, acc0, s0); ROW4_STEP(w1, acc1, s1); ROW4_STEP(w2, acc2, s2); ROW4_STEP(w3, acc3, s3);
+    }
+#undef ROW4_STEP
+    y[r] = hsum8_avx(acc0) + s0; y[r + 1] = hsum8_avx(acc1) + s1; y[r + 2] = hsum8_avx(acc2) + s2; y[r + 3] = hsum8_avx(acc3) + s3;
+}
+
 static int vnni_state = -1;
 static int has_vnni(void) {
     if (vnni_state < 0) {
@@ -389,7 +415,12 @@ static void gemv(int type, const void *w, size_t row_bytes, const void *a, float
     const uint8_t *wb = (const uint8_t *)w;
 #if defined(__x86_64__) || defined(__i386__)
     if (llava_kernels_simd()) {
-        if (has_vnni()) { for (int r = r0; r < r1; r++) y[r] = dot_vnni(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n); return; }
+        if (has_vnni()) {
+            int r = r0;
+            for (; r + 4 <= r1; r += 4) rows4_vnni(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
+            for (; r < r1; r++) y[r] = dot_vnni(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
+            return;
+        }
         for (int r = r0; r < r1; r++) y[r] = dot_avx(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
         return;
     }
@@ -426,7 +457,11 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
         for (; t < tokens; t++) {
             const uint8_t *a = ab + (size_t)t * act_stride;
             float *yt = y + (size_t)t * y_stride;
-            for (int r = rb; r < re; r++) {
+            int r = rb;
+#if defined(__x86_64__) || defined(__i386__)
+            if (vnni) for (; r + 4 <= re; r += 4) rows4_vnni(type, wb, row_bytes, a, yt, r, n);
+#endif
+            for (; r < re; r++) {
 #if defined(__x86_64__) || defined(__i386__)
                 if (vnni) { yt[r] = dot_vnni(type, wb + (size_t)r * row_bytes, a, n); continue; }
                 if (simd) { yt[r] = dot_avx(type, wb + (size_t)r * row_bytes, a, n); continue; }

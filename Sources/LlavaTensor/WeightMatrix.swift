@@ -3,6 +3,7 @@
 // activation quantised as llama.cpp quantises it). No dequantised copy is ever kept.
 import CKernels
 import Dispatch
+import Foundation
 
 public final class QuantizedMatrix: @unchecked Sendable {
     public let type: GGMLType
@@ -112,18 +113,84 @@ public enum WeightMatrix: @unchecked Sendable {
     }
 }
 
-/// A parallel-for over the cores.
+/// A parallel-for over the cores: a persistent pool of worker threads (libdispatch's
+/// concurrentPerform was measured running these loops on one core here).
 public enum Parallel {
     nonisolated(unsafe) public static var threads: Int = max(1, min(ProcessInfo_activeCores(), 64))
+    nonisolated(unsafe) static var pool: WorkerPool? = nil
+    static let poolLock = NSLock()
 
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 { for i in 0..<count { body(i) }; return }
-        // The body only touches disjoint slices of memory its caller owns; concurrentPerform
-        // returns before `body` goes out of scope.
-        withoutActuallyEscaping(body) { b in
-            let box = UncheckedSendable(b)
-            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        poolLock.lock()
+        if pool == nil || pool?.workers != threads - 1 { pool = WorkerPool(workers: threads - 1) }
+        let p = pool!
+        poolLock.unlock()
+        withoutActuallyEscaping(body) { b in p.run(count, UncheckedSendable(b)) }
+    }
+}
+
+/// Workers that wait for a job, take indices from a shared counter, and report back.
+final class WorkerPool: @unchecked Sendable {
+    let workers: Int
+    private let cond = NSCondition()
+    private var generation = 0
+    private var job: UncheckedSendable<(Int) -> Void>? = nil
+    private var total = 0
+    private var nextIndex = 0
+    private var finished = 0
+    private let runLock = NSLock()
+
+    init(workers: Int) {
+        self.workers = workers
+        for _ in 0..<workers {
+            let t = Thread { [unowned self] in self.loop() }
+            t.stackSize = 1 << 20
+            t.start()
         }
+    }
+
+    private func take() -> Int? {
+        cond.lock(); defer { cond.unlock() }
+        guard nextIndex < total else { return nil }
+        nextIndex += 1
+        return nextIndex - 1
+    }
+
+    private func loop() {
+        var seen = 0
+        while true {
+            cond.lock()
+            while generation == seen { cond.wait() }
+            seen = generation
+            cond.unlock()
+            work()   // drops its reference to the job before reporting back
+            cond.lock()
+            finished += 1
+            cond.broadcast()
+            cond.unlock()
+        }
+    }
+
+    private func work() {
+        cond.lock()
+        let current = job
+        cond.unlock()
+        if let current { while let i = take() { current.value(i) } }
+    }
+
+    /// Runs body(0..<count) on the workers and the calling thread; returns when all are done.
+    func run(_ count: Int, _ body: UncheckedSendable<(Int) -> Void>) {
+        runLock.lock(); defer { runLock.unlock() }
+        cond.lock()
+        job = body; total = count; nextIndex = 0; finished = 0; generation += 1
+        cond.broadcast()
+        cond.unlock()
+        while let i = take() { body.value(i) }
+        cond.lock()
+        while finished < workers { cond.wait() }
+        job = nil
+        cond.unlock()
     }
 }
 
