@@ -19,6 +19,22 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Repetitions; the median is reported.") var repeats: Int = 1
     @Flag(help: "Print one JSON object.") var json = false
 
+    /// Peak resident memory of this process. Linux: VmHWM (ru_maxrss would include a parent's peak across exec).
+    static func peakRSSMegabytes() -> Double {
+        #if os(Linux)
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Double(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") {
+            return kb / 1024
+        }
+        return 0
+        #else
+        var usage = rusage()
+        getrusage(RUSAGE_SELF, &usage)
+        return Double(usage.ru_maxrss) / 1_048_576
+        #endif
+    }
+
     func run() throws {
         try runReportingErrors {
             guard promptTokens > 0, genTokens >= 0, repeats > 0 else { throw ValidationError("counts must be positive") }
@@ -46,17 +62,7 @@ struct BenchCommand: ParsableCommand {
                 decode.append(r.decodeTokensPerSecond)
             }
             func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
-            var usage = rusage()
-            #if os(macOS)
-            getrusage(RUSAGE_SELF, &usage)
-            #else
-            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-            #endif
-            #if os(macOS)
-            let peakMB = Double(usage.ru_maxrss) / 1_048_576
-            #else
-            let peakMB = Double(usage.ru_maxrss) / 1024
-            #endif
+            let peakMB = Self.peakRSSMegabytes()
             let result: [String: Any] = [
                 "image_encode_ms": images.isEmpty ? 0 : median(encode), "prefill_tokens_per_s": median(prefill),
                 "decode_tokens_per_s": median(decode), "peak_rss_mb": peakMB, "threads": Parallel.threads,

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""swift-llava vs llama.cpp (and optionally PyTorch) on the same files; driven by Benchmarks/compare-llamacpp.
+
+Workloads (DESIGN.md / issue 4): SmolLM2-135M Q4_1 (prefill 512, decode 128); the LLaVA-1.5-7B-shaped random model
+(`llava init-random`) as Q4_0 and Q8_0 with one 336x336 image plus a 32-token question, 32 decoded tokens.
+Runs alternate between implementations; each figure is the median of --repeats runs. Also measures the machine:
+memory bandwidth (numpy copy) and f32 GEMM peak (numpy/OpenBLAS), and reports the fraction of each reached.
+"""
+import argparse
+import ctypes
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def swift_bench(llava, model, mmproj, image, prompt, gen, threads):
+    cmd = [llava, "bench", "--model", model, "--prompt-tokens", str(prompt), "--gen-tokens", str(gen),
+           "--threads", str(threads), "--json"]
+    if mmproj:
+        cmd += ["--mmproj", mmproj, "--image", image]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    r = json.loads(out)
+    return {"encode_ms": r["image_encode_ms"], "prefill": r["prefill_tokens_per_s"], "decode": r["decode_tokens_per_s"],
+            "rss_mb": r["peak_rss_mb"]}
+
+
+LLAMA_SNIPPET = r'''
+import json, sys, time, ctypes, resource
+import numpy as np
+from llama_cpp import Llama
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+model, mmproj, image, prompt, gen, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+n_img = 576 if mmproj else 0
+m = Llama(model_path=model, n_ctx=prompt + n_img + gen + 16, n_threads=threads, n_threads_batch=threads, n_batch=512,
+          n_ubatch=512, verbose=False, flash_attn=False)
+encode_ms = 0.0
+if mmproj:
+    from llama_cpp import mtmd_cpp as M
+    from PIL import Image
+    p = M.mtmd_context_params_default(); p.use_gpu = False; p.n_threads = threads; p.print_timings = False
+    ctx = M.mtmd_init_from_file(mmproj.encode(), m.model, p)
+    img = np.array(Image.open(image).convert("RGB"), dtype=np.uint8)
+    buf = (ctypes.c_uint8 * img.size).from_buffer_copy(img.tobytes())
+    bmp = M.mtmd_bitmap_init(img.shape[1], img.shape[0], buf)
+    chunks = M.mtmd_input_chunks_init()
+    marker = M.mtmd_default_marker()
+    txt = M.mtmd_input_text(); txt.text = marker; txt.text_len = len(marker); txt.add_special = False; txt.parse_special = True
+    M.mtmd_tokenize(ctx, chunks, ctypes.byref(txt), (M.mtmd_bitmap_p_ctypes * 1)(bmp), 1)
+    for i in range(M.mtmd_input_chunks_size(chunks)):
+        ch = M.mtmd_input_chunks_get(chunks, i)
+        if M.mtmd_input_chunk_get_type(ch) == 1:
+            t0 = time.perf_counter(); M.mtmd_encode_chunk(ctx, ch); encode_ms = (time.perf_counter() - t0) * 1000
+vocab = m.n_vocab()
+ids = [1] + [(1000 + 31 * i) % (vocab - 100) + 50 for i in range(prompt + n_img - 1)]
+m.reset()
+t0 = time.perf_counter(); m.eval(ids); t1 = time.perf_counter()
+import llama_cpp as L
+def last_logits():
+    return np.ctypeslib.as_array(L.llama_get_logits_ith(m.ctx, -1), shape=(vocab,))
+for _ in range(gen):
+    m.eval([int(np.argmax(last_logits()))])
+t2 = time.perf_counter()
+print(json.dumps({"encode_ms": encode_ms, "prefill": len(ids) / (t1 - t0), "decode": gen / (t2 - t1),
+                  "rss_mb": hwm()}))
+'''
+
+
+def llama_bench(model, mmproj, image, prompt, gen, threads):
+    out = subprocess.run([sys.executable, "-c", LLAMA_SNIPPET, model, mmproj or "", image, str(prompt), str(gen), str(threads)],
+                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
+TORCH_SNIPPET = r'''
+import json, sys, time, resource
+import torch
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from transformers import LlavaForConditionalGeneration
+folder, prompt, gen, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+m = LlavaForConditionalGeneration.from_pretrained(folder, dtype=torch.bfloat16).eval()
+px = torch.randn(1, 3, 336, 336, dtype=torch.bfloat16)
+with torch.inference_mode():
+    t0 = time.perf_counter(); feats = m.model.get_image_features(pixel_values=px, vision_feature_layer=-2, vision_feature_select_strategy="default"); t1 = time.perf_counter()
+    ids = torch.tensor([[1] + [m.config.image_token_index] * 576 + [(1000 + 31 * i) % 30000 + 50 for i in range(prompt - 1)]])
+    t2 = time.perf_counter(); out = m(input_ids=ids, pixel_values=px, use_cache=True); t3 = time.perf_counter()
+    past = out.past_key_values; nxt = out.logits[:, -1:].argmax(-1)
+    t4 = time.perf_counter()
+    for _ in range(gen):
+        o = m(input_ids=nxt, past_key_values=past, use_cache=True); past = o.past_key_values; nxt = o.logits[:, -1:].argmax(-1)
+    t5 = time.perf_counter()
+enc = (t1 - t0) * 1000
+print(json.dumps({"encode_ms": enc, "prefill": ids.shape[1] / ((t3 - t2) - (t1 - t0)), "decode": gen / (t5 - t4),
+                  "rss_mb": hwm()}))
+'''
+
+
+def torch_bench(folder, prompt, gen, threads):
+    out = subprocess.run([sys.executable, "-c", TORCH_SNIPPET, folder, str(prompt), str(gen), str(threads)],
+                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
+def machine(threads):
+    a = np.ones(256 * 1024 * 1024 // 4, dtype=np.float32)   # 256 MB
+    b = np.empty_like(a)
+    best = 0.0
+    for _ in range(5):
+        t0 = time.perf_counter(); np.copyto(b, a); dt = time.perf_counter() - t0
+        best = max(best, 2 * a.nbytes / dt / 1e9)
+    x = np.random.rand(1024, 4096).astype(np.float32); y = np.random.rand(4096, 4096).astype(np.float32)
+    x @ y
+    t0 = time.perf_counter()
+    for _ in range(3):
+        x @ y
+    gflops = 3 * 2 * 1024 * 4096 * 4096 / (time.perf_counter() - t0) / 1e9
+    return best, gflops
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--llava", required=True)
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-7b", action="store_true")
+    ap.add_argument("--torch", action="store_true")
+    args = ap.parse_args()
+    cache = args.cache
+    bench_dir = os.path.join(cache, "bench-7b")
+    smol = os.path.join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
+    here = os.path.dirname(os.path.abspath(__file__))
+    image = os.path.join(cache, "bench-336.png")
+    if not os.path.exists(image):
+        from PIL import Image
+        Image.open(os.path.join(here, "..", "Tests", "Fixtures", "llava-hf", "images", "chelsea.jpg")).convert("RGB").resize((336, 336)).save(image)
+    workloads = [("SmolLM2-135M Q4_1", smol, None, 512, 128)]
+    if not args.skip_7b:
+        parts = []
+        for p in ["q4_0", "q8_0"]:
+            if not os.path.exists(os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf")):
+                parts.append(p)
+        if not os.path.exists(os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")):
+            parts.append("mmproj")
+        if args.torch and not os.path.exists(os.path.join(bench_dir, "llava-7b-shaped-hf", "model.safetensors")):
+            parts.append("hf")
+        if parts:
+            subprocess.run([args.llava, "init-random", "--output", bench_dir, "--parts", ",".join(parts),
+                            "--vocab", os.path.join(cache, "llama.cpp-vocab", "ggml-vocab-llama-spm.gguf")], check=True)
+        mm = os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")
+        for p in ["q4_0", "q8_0"]:
+            workloads.append((f"LLaVA-7B-shaped {p.upper()}", os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf"), mm, 32, 32))
+    bw, gemm = machine(args.threads)
+    print(f"machine: {os.cpu_count()} cores; memory copy {bw:.1f} GB/s; numpy f32 GEMM {gemm:.0f} GFLOPS; threads {args.threads}")
+    rows = []
+    for name, model, mmproj, prompt, gen in workloads:
+        res = {"swift-llava": [], "llama.cpp": []}
+        for _ in range(args.repeats):
+            res["swift-llava"].append(swift_bench(args.llava, model, mmproj, image, prompt, gen, args.threads))
+            res["llama.cpp"].append(llama_bench(model, mmproj, image, prompt, gen, args.threads))
+        if args.torch and mmproj and "Q4_0" in name:
+            res["pytorch-bf16"] = [torch_bench(os.path.join(bench_dir, "llava-7b-shaped-hf"), prompt, gen, args.threads)
+                                   for _ in range(args.repeats)]
+        for k, v in res.items():
+            print(f"{name} {k}: " + "; ".join(json.dumps({m: round(x, 2) for m, x in r.items()}) for r in v), flush=True)
+        med = {k: {metric: statistics.median(r[metric] for r in v) for metric in v[0]} for k, v in res.items()}
+        rows.append((name, med, os.path.getsize(model) + (os.path.getsize(mmproj) if mmproj else 0), os.path.getsize(model)))
+    print()
+    print(f"{'workload':26s} {'impl':13s} {'encode ms':>10s} {'prefill t/s':>12s} {'decode t/s':>11s} {'peak RSS MB':>12s}")
+    for name, med, size, _ in rows:
+        for impl, m in med.items():
+            print(f"{name:26s} {impl:13s} {m['encode_ms']:10.0f} {m['prefill']:12.2f} {m['decode']:11.2f} {m['rss_mb']:12.0f}")
+    print()
+    print("ratios: swift-llava speed / the faster peer (>1 means swift-llava is faster); RSS / files' size")
+    for name, med, size, lm_size in rows:
+        s = med["swift-llava"]
+        peers = {k: v for k, v in med.items() if k != "swift-llava"}
+        line = f"{name:26s}"
+        if s["encode_ms"] > 0:
+            best = min(v["encode_ms"] for v in peers.values() if v["encode_ms"] > 0)
+            line += f" encode {best / s['encode_ms']:.2f}x"
+        line += f" prefill {s['prefill'] / max(v['prefill'] for v in peers.values()):.2f}x"
+        line += f" decode {s['decode'] / max(v['decode'] for v in peers.values()):.2f}x"
+        line += f" rss/files {s['rss_mb'] * 1048576 / size:.2f}"
+        line += f" (decode streams {lm_size / 1e9 * s['decode']:.1f} GB/s of weights = {lm_size / 1e9 * s['decode'] / bw * 100:.0f}% of copy bandwidth)"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
