@@ -345,6 +345,58 @@ SIMD512_FN static float dot_f16_tiny_512(const float *x, const float *y, int n) 
     return reduce16(acc);
 }
 
+// ggml_v_expf (AVX-512 form), instruction for instruction.
+SIMD512_FN static inline __m512 v_expf_512(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __mmask16 d = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    const __m512 res = _mm512_scalef_ps(j, n);
+    if (_mm512_kortestz(d, d)) return res;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ), _mm512_set1_ps(INFINITY), zero);
+    return _mm512_mask_blend_ps(d, res, alt);
+}
+
+SIMD512_FN static void softmax_512(float *row, int n) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    float m = -INFINITY;
+    for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(row + i));
+    m = _mm512_reduce_max_ps(mx);
+    for (; i < n; i++) if (row[i] > m) m = row[i];
+    double sum = 0;
+    i = 0;
+    const __m512 vm = _mm512_set1_ps(m);
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = v_expf_512(_mm512_sub_ps(_mm512_loadu_ps(row + i), vm));
+        _mm512_storeu_ps(row + i, v);
+        sum += (double)reduce16(v);
+    }
+    for (; i < n; i++) { const float e = expf(row[i] - m); row[i] = e; sum += (double)e; }
+    const __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
+    i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), inv));
+    for (; i < n; i++) row[i] *= (float)(1.0 / sum);
+}
+
+SIMD512_FN static void swiglu_512(float *x, const float *g, int n) {
+    int i = 0;
+    const __m512 one = _mm512_set1_ps(1), zero = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        const __m512 s = _mm512_div_ps(v, _mm512_add_ps(one, v_expf_512(_mm512_sub_ps(zero, v))));
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(s, _mm512_loadu_ps(g + i)));
+    }
+    for (; i < n; i++) x[i] = (x[i] / (1.0f + expf(-x[i]))) * g[i];
+}
+
 static int avx512_state = -1;
 static int has_avx512(void) {
     if (avx512_state < 0) { __builtin_cpu_init(); avx512_state = __builtin_cpu_supports("avx512f"); }
@@ -471,4 +523,45 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
         }
     }
     (void)simd;
+}
+
+// Portable ggml_v_expf: the same fused steps one lane at a time.
+static inline float v_expf_portable(float x) {
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (fabsf(n) > 192) return n <= 0 ? 0.0f : INFINITY;
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                         fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return scalbnf(j, (int)n);
+}
+
+void llava_softmax_ggml(float *row, int n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (has_avx512()) { softmax_512(row, n); return; }
+#endif
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) if (row[i] > m) m = row[i];
+    double sum = 0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        float v[16];
+        for (int k = 0; k < 16; k++) { v[k] = v_expf_portable(row[i + k] - m); row[i + k] = v[k]; }
+        sum += (double)reduce16_portable(v);
+    }
+    for (; i < n; i++) { const float e = expf(row[i] - m); row[i] = e; sum += (double)e; }
+    const float inv = (float)(1.0 / sum);
+    for (int k = 0; k < n; k++) row[k] *= inv;
+}
+
+void llava_swiglu_ggml(float *x, const float *g, int n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (has_avx512()) { swiglu_512(x, g, n); return; }
+#endif
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) { const float v = x[i + k]; x[i + k] = (v / (1.0f + v_expf_portable(0.0f - v))) * g[i + k]; }
+    for (; i < n; i++) x[i] = (x[i] / (1.0f + expf(-x[i]))) * g[i];
 }

@@ -31,12 +31,26 @@ public final class KVCache: @unchecked Sendable {
     public private(set) var length = 0
     let keys: [Tensor]    // per layer [capacity, kvHeads * headDim]
     let values: [Tensor]
+    /// V transposed, per layer [kvHeads * headDim, paddedCapacity], kept up to date as llama.cpp keeps
+    /// its V cache (for its attention order); zero past the positions used. Built on first use.
+    private(set) var valuesT: [Tensor?]
+    public var paddedCapacity: Int { (capacity + 255) / 256 * 256 }
 
     public init(config: LlamaConfig, capacity: Int) {
         self.capacity = capacity
         let w = config.kvHeads * config.headDim
         keys = (0..<config.layers).map { _ in Tensor(zeros: [capacity, w]) }
         values = (0..<config.layers).map { _ in Tensor(zeros: [capacity, w]) }
+        valuesT = Array(repeating: nil, count: config.layers)
+    }
+
+    /// Appends rows [start, start + n) of layer `layer`'s V to its transposed copy.
+    func appendTransposed(layer: Int, start: Int, n: Int, width: Int) -> Tensor {
+        let t = valuesT[layer] ?? Tensor(zeros: [width, paddedCapacity])
+        valuesT[layer] = t
+        let src = values[layer].data, dst = t.data, stride = paddedCapacity
+        for j in start..<(start + n) { for e in 0..<width { dst[e * stride + j] = src[j * width + e] } }
+        return t
     }
 
     /// Forgets everything after `length` positions (for reusing a shared prefix).
@@ -149,7 +163,9 @@ public final class LlamaModel: @unchecked Sendable {
             (cache.values[i].data + start * kvd).update(from: v.data, count: n * kvd)
             let scale = 1 / Float(c.headDim).squareRoot()
             let a = numerics.halfKV
-                ? Attention.forwardGGML(q: q.data, k: cache.keys[i].data, v: cache.values[i].data, n: n, m: start + n,
+                ? Attention.forwardGGML(q: q.data, k: cache.keys[i].data,
+                                        vt: cache.appendTransposed(layer: i, start: start, n: n, width: kvd).data,
+                                        vtStride: cache.paddedCapacity, n: n, m: start + n,
                                         heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)
                 : Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values[i].data,
                                     n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,

@@ -22,40 +22,7 @@ public enum QuantDot {
             var s: Double = 0
             for i in 0..<n { s += Double(Float(bitPattern: UInt32(w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)) * Double(f[i]) }
             sumf = Float(s)
-        case .q8_0:
-            // ggml (x86): per block d = dw*dx; 8 lanes of 4-element integer sums; acc = fma(d, lane, acc).
-            var acc = SIMD8<Float>(repeating: 0)
-            for ib in 0..<(n / 32) {
-                let b = w + 34 * ib, y = UnsafeRawPointer(q + 32 * ib)
-                let lanes = laneSums(SIMD16<Int16>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)),
-                                     SIMD16<Int16>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), y)
-                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
-                acc = acc.addingProduct(SIMD8<Float>(repeating: d), SIMD8<Float>(lanes))
-            }
-            sumf = hsum8(acc)
-        case .q4_0:
-            var acc = SIMD8<Float>(repeating: 0)
-            for ib in 0..<(n / 32) {
-                let b = w + 18 * ib, y = UnsafeRawPointer(q + 32 * ib)
-                let qs = b.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-                let lanes = laneSums(SIMD16<Int16>(truncatingIfNeeded: qs & 0x0F) &- 8, SIMD16<Int16>(truncatingIfNeeded: qs &>> 4) &- 8, y)
-                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)) * scales[ib]
-                acc = acc.addingProduct(SIMD8<Float>(repeating: d), SIMD8<Float>(lanes))
-            }
-            sumf = hsum8(acc)
-        case .q4_1:
-            // ggml (x86): acc = fma(dw*dx, lanes, acc); the min term summed separately, added last.
-            var acc = SIMD8<Float>(repeating: 0)
-            var summs: Float = 0
-            for ib in 0..<(n / 32) {
-                let b = w + 20 * ib, y = UnsafeRawPointer(q + 32 * ib)
-                let qs = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-                let lanes = laneSums(SIMD16<Int16>(truncatingIfNeeded: qs & 0x0F), SIMD16<Int16>(truncatingIfNeeded: qs &>> 4), y)
-                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)), m = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-                summs += m * sums[ib]
-                acc = acc.addingProduct(SIMD8<Float>(repeating: d * scales[ib]), SIMD8<Float>(lanes))
-            }
-            sumf = hsum8(acc) + summs
+        // Q4_0, Q4_1 and Q8_0 go through CKernels (WeightMatrix.applyKernel), in ggml's arithmetic.
         case .q5_0, .q5_1:
             let withMin = type == .q5_1, bytes = withMin ? 24 : 22, hOff = withMin ? 4 : 2
             for ib in 0..<(n / 32) {
@@ -81,23 +48,6 @@ public enum QuantDot {
             preconditionFailure("no dot product for \(type)")
         }
         return sumf
-    }
-
-    /// Eight integer sums of four consecutive products each: weights w0 (elements 0..<16) and w1
-    /// (16..<32) against 32 int8 activations at y — what dpbusd / maddubs+madd leave in each lane.
-    @inline(__always)
-    static func laneSums(_ w0: SIMD16<Int16>, _ w1: SIMD16<Int16>, _ y: UnsafeRawPointer) -> SIMD8<Int32> {
-        let y0 = SIMD16<Int32>(truncatingIfNeeded: y.loadUnaligned(as: SIMD16<Int8>.self))
-        let y1 = SIMD16<Int32>(truncatingIfNeeded: y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self))
-        let p0 = SIMD16<Int32>(truncatingIfNeeded: w0) &* y0, p1 = SIMD16<Int32>(truncatingIfNeeded: w1) &* y1
-        let s0 = p0.evenHalf &+ p0.oddHalf, s1 = p1.evenHalf &+ p1.oddHalf   // pairs
-        return SIMD8<Int32>(lowHalf: s0.evenHalf &+ s0.oddHalf, highHalf: s1.evenHalf &+ s1.oddHalf)
-    }
-
-    /// ggml's hsum_float_8: (x[i] + x[i+4]), then pairs, then the last two.
-    @inline(__always) static func hsum8(_ x: SIMD8<Float>) -> Float {
-        let r0 = x[4] + x[0], r1 = x[5] + x[1], r2 = x[6] + x[2], r3 = x[7] + x[3]
-        return (r0 + r2) + (r1 + r3)
     }
 
     /// k-quants against Q8_K: per 256-block, d * dx * Σ scale_j Σ q*y  -  dmin * dx * Σ min_j Σ y.

@@ -36,3 +36,9 @@ float llava_dot_f16_tiny(const float *x, const float *y, int n);
 // across tokens; every output is the same dot product as the single-row kernels compute.
 void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, size_t act_stride, int tokens,
                   float *y, size_t y_stride, int r0, int r1, int n);
+
+// ggml's soft-max of one row (already scaled, -inf where masked), in place: ggml_v_expf on 16-wide
+// chunks, chunk sums reduced and accumulated in double, then y *= (float)(1/sum).
+void llava_softmax_ggml(float *row, int n);
+// ggml's SwiGLU in place: x = x / (1 + exp(-x)) * g, 16 wide with ggml_v_expf, libm expf for the tail.
+void llava_swiglu_ggml(float *x, const float *g, int n);
