@@ -253,7 +253,7 @@ VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, c
         for (int i = 0; i < 4; i++) {
             const uint8_t *wb = w + (size_t)(r + i) * row_bytes + (size_t)wbytes * b;
             dw[i] = H2F(wb);
-            if (type == 0) qx[i] = _mm256_sub_epi8(nibbles32(wb + wq), off);
+            if (type == 0) qx[i] = nibbles32(wb + wq);
             else if (type == 1) { qx[i] = nibbles32(wb + wq); mw[i] = H2F(wb + 2); }
             else qx[i] = _mm256_loadu_si256((const __m256i *)(wb + wq));
         }
@@ -262,11 +262,16 @@ VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, c
             const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));
             const float dx = H2F(ab);
             const float sx = type == 1 ? H2F(ab + 2) : 0.0f;
+            // Q4_0: sum (q - 8) y = sum q y - 8 sum y, exact in integers; sum y once per token.
+            const __m256i ysum8 = type == 0 ? _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), yv), 3)
+                                            : _mm256_setzero_si256();
             for (int i = 0; i < 4; i++) {
                 __m256 lanes;
                 if (type == 1) {
                     lanes = lane_sums_us_vnni(qx[i], yv);
                     summs[i][j] += mw[i] * sx;
+                } else if (type == 0) {
+                    lanes = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), qx[i], yv), ysum8));
                 } else {
                     lanes = lane_sums_us_vnni(_mm256_sign_epi8(qx[i], qx[i]), _mm256_sign_epi8(yv, qx[i]));
                 }

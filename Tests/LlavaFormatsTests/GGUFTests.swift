@@ -76,6 +76,25 @@ let ggufFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         }
     }
 
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0])
+    func batchedKernelsEqualOneRowAtATime(_ type: GGMLType) throws {
+        // The prefill tiles (4 rows x 4 tokens) must give each (row, token) exactly what the single-row kernel gives.
+        let rows = 10, cols = 512
+        let w = Tensor(shape: [rows, cols], values: (0..<(rows * cols)).map { Float(sin(Double($0) * 0.7)) * 0.3 })
+        let bytes = UnsafeMutableRawPointer.allocate(byteCount: rows * type.rowBytes(cols), alignment: 64)
+        defer { bytes.deallocate() }
+        for r in 0..<rows { Quantize.row(type, w.data + r * cols, bytes + r * type.rowBytes(cols), count: cols) }
+        let m = WeightMatrix.quantized(QuantizedMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(bytes), owner: nil))
+        let x = Tensor(shape: [9, cols], values: (0..<(9 * cols)).map { Float(cos(Double($0) * 0.013)) })
+        let batch = m.apply(x)
+        var differing = 0
+        for t in 0..<9 {
+            let one = m.apply(x.rows(t, 1))
+            for r in 0..<rows where one[flat: r].bitPattern != batch[flat: t * rows + r].bitPattern { differing += 1 }
+        }
+        #expect(differing == 0, "\(type): \(differing) outputs differ")
+    }
+
     func crafted(_ mutate: (inout [UInt8]) -> Void) throws -> String {
         var bytes = [UInt8](try Data(contentsOf: ggufFixtures.appendingPathComponent("blocks.gguf")))
         mutate(&bytes)
