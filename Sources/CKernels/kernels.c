@@ -497,28 +497,31 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
 #else
     const int simd = 0;
 #endif
-    for (int rb = r0; rb < r1; rb += 16) {
-        const int re = rb + 16 < r1 ? rb + 16 : r1;
-        int t = 0;
+    // Tokens in blocks small enough for their activations to stay in L2 while the weight rows stream past.
+    const int token_block = 32;
+    for (int tb = 0; tb < tokens; tb += token_block) {
+        const int te = tb + token_block < tokens ? tb + token_block : tokens;
+        int t = tb;
 #if defined(__x86_64__) || defined(__i386__)
         if (vnni) {
-            for (; t + 4 <= tokens; t += 4) {
-                int r = rb;
-                for (; r + 4 <= re; r += 4) tile4x4_vnni(type, wb, row_bytes, ab, act_stride, y, y_stride, r, t, n);
-                for (; r < re; r++)
-                    for (int j = t; j < t + 4; j++)
-                        y[(size_t)j * y_stride + r] = dot_vnni(type, wb + (size_t)r * row_bytes, ab + (size_t)j * act_stride, n);
-            }
+            const int t4 = tb + (te - tb) / 4 * 4;
+            int r = r0;
+            for (; r + 4 <= r1; r += 4)
+                for (int tt = tb; tt < t4; tt += 4) tile4x4_vnni(type, wb, row_bytes, ab, act_stride, y, y_stride, r, tt, n);
+            for (; r < r1; r++)
+                for (int j = tb; j < t4; j++)
+                    y[(size_t)j * y_stride + r] = dot_vnni(type, wb + (size_t)r * row_bytes, ab + (size_t)j * act_stride, n);
+            t = t4;
         }
 #endif
-        for (; t < tokens; t++) {
+        for (; t < te; t++) {
             const uint8_t *a = ab + (size_t)t * act_stride;
             float *yt = y + (size_t)t * y_stride;
-            int r = rb;
+            int r = r0;
 #if defined(__x86_64__) || defined(__i386__)
-            if (vnni) for (; r + 4 <= re; r += 4) rows4_vnni(type, wb, row_bytes, a, yt, r, n);
+            if (vnni) for (; r + 4 <= r1; r += 4) rows4_vnni(type, wb, row_bytes, a, yt, r, n);
 #endif
-            for (; r < re; r++) {
+            for (; r < r1; r++) {
 #if defined(__x86_64__) || defined(__i386__)
                 if (vnni) { yt[r] = dot_vnni(type, wb + (size_t)r * row_bytes, a, n); continue; }
                 if (simd) { yt[r] = dot_avx(type, wb + (size_t)r * row_bytes, a, n); continue; }
@@ -529,7 +532,6 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
     }
     (void)simd;
 }
-
 // Portable ggml_v_expf: the same fused steps one lane at a time.
 static inline float v_expf_portable(float x) {
     const float r = 0x1.8p23f;
