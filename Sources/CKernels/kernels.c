@@ -238,18 +238,19 @@ VNNI_FN static float dot_vnni(int type, const uint8_t *w, const uint8_t *a, int 
 // A 4-row x 4-token tile: each (row, token) pair keeps its own 8-lane accumulator and the same
 // operation sequence as dot_vnni, so every output is bit-identical to the single-pair kernel;
 // the tile only reuses loaded weights and activations across pairs.
-VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, size_t act_stride,
-                                 float *y, size_t y_stride, int r, int t, int n) {
+VNNI_FN static inline __attribute__((always_inline))
+void tile4x4_impl(const int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, size_t act_stride,
+                  float *y, size_t y_stride, int r, int t, int n) {
     __m256 acc[4][4];
     float summs[4][4];
     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) { acc[i][j] = _mm256_setzero_ps(); summs[i][j] = 0; }
     const int nb = n / 32;
     const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;
     const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;
-    const __m256i off = _mm256_set1_epi8(8);
     for (int b = 0; b < nb; b++) {
         __m256i qx[4];
         float dw[4], mw[4] = {0, 0, 0, 0};
+#pragma clang loop unroll(full)
         for (int i = 0; i < 4; i++) {
             const uint8_t *wb = w + (size_t)(r + i) * row_bytes + (size_t)wbytes * b;
             dw[i] = H2F(wb);
@@ -257,6 +258,7 @@ VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, c
             else if (type == 1) { qx[i] = nibbles32(wb + wq); mw[i] = H2F(wb + 2); }
             else qx[i] = _mm256_loadu_si256((const __m256i *)(wb + wq));
         }
+#pragma clang loop unroll(full)
         for (int j = 0; j < 4; j++) {
             const uint8_t *ab = a + (size_t)(t + j) * act_stride + (size_t)abytes * b;
             const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));
@@ -265,6 +267,7 @@ VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, c
             // Q4_0: sum (q - 8) y = sum q y - 8 sum y, exact in integers; sum y once per token.
             const __m256i ysum8 = type == 0 ? _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), yv), 3)
                                             : _mm256_setzero_si256();
+#pragma clang loop unroll(full)
             for (int i = 0; i < 4; i++) {
                 __m256 lanes;
                 if (type == 1) {
@@ -281,6 +284,16 @@ VNNI_FN static void tile4x4_vnni(int type, const uint8_t *w, size_t row_bytes, c
     }
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) y[(size_t)(t + j) * y_stride + (size_t)(r + i)] = hsum8_avx(acc[i][j]) + summs[i][j];
+}
+
+VNNI_FN static void tile4x4_q4_0(const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) { tile4x4_impl(0, w, rb, a, as, y, ys, r, t, n); }
+VNNI_FN static void tile4x4_q4_1(const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) { tile4x4_impl(1, w, rb, a, as, y, ys, r, t, n); }
+VNNI_FN static void tile4x4_q8_0(const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) { tile4x4_impl(2, w, rb, a, as, y, ys, r, t, n); }
+
+static void tile4x4_vnni(int type, const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) {
+    if (type == 0) tile4x4_q4_0(w, rb, a, as, y, ys, r, t, n);
+    else if (type == 1) tile4x4_q4_1(w, rb, a, as, y, ys, r, t, n);
+    else tile4x4_q8_0(w, rb, a, as, y, ys, r, t, n);
 }
 
 // Four rows against one activation row (decode): independent accumulators hide the fma latency.
