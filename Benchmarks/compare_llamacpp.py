@@ -138,6 +138,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-7b", action="store_true")
     ap.add_argument("--torch", action="store_true")
+    ap.add_argument("--workloads", default="smol,q4_0,q8_0", help="comma-separated subset of smol, q4_0, q8_0")
     args = ap.parse_args()
     cache = args.cache
     bench_dir = os.path.join(cache, "bench-7b")
@@ -147,10 +148,11 @@ def main():
     if not os.path.exists(image):
         from PIL import Image
         Image.open(os.path.join(here, "..", "Tests", "Fixtures", "llava-hf", "images", "chelsea.jpg")).convert("RGB").resize((336, 336)).save(image)
-    workloads = [("SmolLM2-135M Q4_1", smol, None, 512, 128)]
-    if not args.skip_7b:
+    chosen = set(args.workloads.split(","))
+    workloads = [("SmolLM2-135M Q4_1", smol, None, 512, 128)] if "smol" in chosen else []
+    if not args.skip_7b and chosen & {"q4_0", "q8_0"}:
         parts = []
-        for p in ["q4_0", "q8_0"]:
+        for p in sorted(chosen & {"q4_0", "q8_0"}):
             if not os.path.exists(os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf")):
                 parts.append(p)
         if not os.path.exists(os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")):
@@ -161,7 +163,7 @@ def main():
             subprocess.run([args.llava, "init-random", "--output", bench_dir, "--parts", ",".join(parts),
                             "--vocab", os.path.join(cache, "llama.cpp-vocab", "ggml-vocab-llama-spm.gguf")], check=True)
         mm = os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")
-        for p in ["q4_0", "q8_0"]:
+        for p in sorted(chosen & {"q4_0", "q8_0"}):
             workloads.append((f"LLaVA-7B-shaped {p.upper()}", os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf"), mm, 32, 32))
     bw, gemm = machine(args.threads)
     print(f"machine: {os.cpu_count()} cores; memory copy {bw:.1f} GB/s; numpy f32 GEMM {gemm:.0f} GFLOPS; threads {args.threads}")
