@@ -585,3 +585,26 @@ void llava_swiglu_ggml(float *x, const float *g, int n) {
         for (int k = 0; k < 16; k++) { const float v = x[i + k]; x[i + k] = (v / (1.0f + v_expf_portable(0.0f - v))) * g[i + k]; }
     for (; i < n; i++) x[i] = (x[i] / (1.0f + expf(-x[i]))) * g[i];
 }
+
+void llava_softmax_rows(float *x, int rows, int n) {
+    for (int r = 0; r < rows; r++) llava_softmax_ggml(x + (size_t)r * n, n);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+SIMD512_FN static void quick_gelu_512(float *x, long n) {
+    long i = 0;
+    const __m512 one = _mm512_set1_ps(1.0f), k = _mm512_set1_ps(-1.702f);
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        _mm512_storeu_ps(x + i, _mm512_div_ps(v, _mm512_add_ps(one, v_expf_512(_mm512_mul_ps(k, v)))));
+    }
+    for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}
+#endif
+
+void llava_quick_gelu(float *x, long n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (has_avx512()) { quick_gelu_512(x, n); return; }
+#endif
+    for (long i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}

@@ -1,4 +1,5 @@
 // Activation functions by the names HF configs use (`hidden_act`, `projector_hidden_act`).
+import CKernels
 import Foundation
 
 public enum Activation: String, Sendable, Codable, CaseIterable {
@@ -34,7 +35,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
                 p[i] = Float(0.5 * v * (1 + tanh(c * (v + 0.044715 * v * v * v))))
             }
         case .quickGelu:
-            for i in 0..<n { let v = p[i]; p[i] = v / (1 + expf(-1.702 * v)) }
+            llava_quick_gelu(p, n)
         case .silu:
             for i in 0..<n { let v = p[i]; p[i] = v / (1 + expf(-v)) }
         case .relu:

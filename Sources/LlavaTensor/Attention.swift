@@ -2,6 +2,7 @@
 //
 // Mirrors torch's sdpa / HF eager attention: softmax(q k^T * scale + mask) v, computed in float32.
 // Heads are strided views into [tokens, heads * headDim], so nothing is transposed or copied.
+import CKernels
 
 public enum Attention {
     /// q: [n, heads * d]; k, v: [m, kvHeads * d] (the first `m` rows are used).
@@ -31,7 +32,7 @@ public enum Attention {
                     }
                 }
             }
-            Ops.softmaxRows(scores, rows: n, cols: m)
+            llava_softmax_rows(scores, Int32(n), Int32(m))
             // llama.cpp multiplies V (f16) by the probabilities converted to f16.
             if halfProbabilities { Ops.roundToHalf(scores, count: n * m) }
             // [n, d] = p [n, m] * v_h [m, d]

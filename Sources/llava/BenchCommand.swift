@@ -18,6 +18,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Tokens to decode.") var genTokens: Int = 128
     @Option(help: "Repetitions; the median is reported.") var repeats: Int = 1
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Only encode the image (no prefill or decode).") var encodeOnly = false
 
     /// Peak resident memory of this process. Linux: VmHWM (ru_maxrss would include a parent's peak across exec).
     static func peakRSSMegabytes() -> Double {
@@ -53,6 +54,7 @@ struct BenchCommand: ParsableCommand {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let features = try generator.encodeImages(images)
                 let encodeMs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                if encodeOnly { encode.append(encodeMs); prefill.append(0); decode.append(0); continue }
                 var options = GenerationOptions(maxTokens: genTokens)
                 options.sampling = SamplingOptions(temperature: 0)
                 options.ignoreEOS = true

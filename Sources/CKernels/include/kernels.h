@@ -42,3 +42,8 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
 void llava_softmax_ggml(float *row, int n);
 // ggml's SwiGLU in place: x = x / (1 + exp(-x)) * g, 16 wide with ggml_v_expf, libm expf for the tail.
 void llava_swiglu_ggml(float *x, const float *g, int n);
+
+// Soft-max of `rows` rows of length n in place (ggml's expf, sums in double) — for any attention.
+void llava_softmax_rows(float *x, int rows, int n);
+// x * sigmoid(1.702 x) in place (CLIP's quick_gelu), with ggml's expf.
+void llava_quick_gelu(float *x, long n);
