@@ -30,7 +30,9 @@ public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     public private(set) var length = 0
     let keys: [Tensor]    // per layer [capacity, kvHeads * headDim]
-    let values: [Tensor]
+    /// V as rows, per layer [capacity, kvHeads * headDim] — made on first use: the llama.cpp path keeps only V^T.
+    private var valueRows: [Tensor?]
+    private let width: Int
     /// V transposed, per layer [kvHeads * headDim, paddedCapacity], kept up to date as llama.cpp keeps
     /// its V cache (for its attention order); zero past the positions used. Built on first use.
     private(set) var valuesT: [Tensor?]
@@ -40,16 +42,24 @@ public final class KVCache: @unchecked Sendable {
         self.capacity = capacity
         let w = config.kvHeads * config.headDim
         keys = (0..<config.layers).map { _ in Tensor(zeros: [capacity, w]) }
-        values = (0..<config.layers).map { _ in Tensor(zeros: [capacity, w]) }
+        valueRows = Array(repeating: nil, count: config.layers)
         valuesT = Array(repeating: nil, count: config.layers)
+        width = w
     }
 
-    /// Appends rows [start, start + n) of layer `layer`'s V to its transposed copy.
-    func appendTransposed(layer: Int, start: Int, n: Int, width: Int) -> Tensor {
+    func values(_ layer: Int) -> Tensor {
+        if let t = valueRows[layer] { return t }
+        let t = Tensor(zeros: [capacity, width])
+        valueRows[layer] = t
+        return t
+    }
+
+    /// Writes new V rows `v` [n, width] at positions [start, start + n) into layer `layer`'s transposed V.
+    func appendTransposed(layer: Int, start: Int, n: Int, rows v: UnsafePointer<Float>) -> Tensor {
         let t = valuesT[layer] ?? Tensor(zeros: [width, paddedCapacity])
         valuesT[layer] = t
-        let src = values[layer].data, dst = t.data, stride = paddedCapacity
-        for j in start..<(start + n) { for e in 0..<width { dst[e * stride + j] = src[j * width + e] } }
+        let dst = t.data, stride = paddedCapacity
+        for j in 0..<n { for e in 0..<width { dst[e * stride + start + j] = v[j * width + e] } }
         return t
     }
 
@@ -160,14 +170,14 @@ public final class LlamaModel: @unchecked Sendable {
                 Ops.roundToHalf(v.data, count: v.count)
             }
             (cache.keys[i].data + start * kvd).update(from: k.data, count: n * kvd)
-            (cache.values[i].data + start * kvd).update(from: v.data, count: n * kvd)
+            if !numerics.halfKV { (cache.values(i).data + start * kvd).update(from: v.data, count: n * kvd) }
             let scale = 1 / Float(c.headDim).squareRoot()
             let a = numerics.halfKV
                 ? Attention.forwardGGML(q: q.data, k: cache.keys[i].data,
-                                        vt: cache.appendTransposed(layer: i, start: start, n: n, width: kvd).data,
+                                        vt: cache.appendTransposed(layer: i, start: start, n: n, rows: v.data).data,
                                         vtStride: cache.paddedCapacity, n: n, m: start + n,
                                         heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)
-                : Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values[i].data,
+                : Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values(i).data,
                                     n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                                     scale: scale, causal: true, queryStart: start)
             trace?("kqv_out-\(i)", a)
