@@ -7,8 +7,8 @@ import LlavaTensor
 
 struct CLIPLayer {
     let ln1w: Tensor, ln1b: Tensor, ln2w: Tensor, ln2b: Tensor
-    let qw: Tensor, qb: Tensor, kw: Tensor, kb: Tensor, vw: Tensor, vb: Tensor, ow: Tensor, ob: Tensor
-    let fc1w: Tensor, fc1b: Tensor, fc2w: Tensor, fc2b: Tensor
+    let qw: WeightMatrix, qb: Tensor, kw: WeightMatrix, kb: Tensor, vw: WeightMatrix, vb: Tensor, ow: WeightMatrix, ob: Tensor
+    let fc1w: WeightMatrix, fc1b: Tensor, fc2w: WeightMatrix, fc2b: Tensor
 }
 
 public final class CLIPVisionTower: @unchecked Sendable {
@@ -47,12 +47,12 @@ public final class CLIPVisionTower: @unchecked Sendable {
             ls.append(CLIPLayer(
                 ln1w: try t("layer_norm1.weight", [d]), ln1b: try t("layer_norm1.bias", [d]),
                 ln2w: try t("layer_norm2.weight", [d]), ln2b: try t("layer_norm2.bias", [d]),
-                qw: try t("self_attn.q_proj.weight", [d, d]), qb: try t("self_attn.q_proj.bias", [d]),
-                kw: try t("self_attn.k_proj.weight", [d, d]), kb: try t("self_attn.k_proj.bias", [d]),
-                vw: try t("self_attn.v_proj.weight", [d, d]), vb: try t("self_attn.v_proj.bias", [d]),
-                ow: try t("self_attn.out_proj.weight", [d, d]), ob: try t("self_attn.out_proj.bias", [d]),
-                fc1w: try t("mlp.fc1.weight", [f, d]), fc1b: try t("mlp.fc1.bias", [f]),
-                fc2w: try t("mlp.fc2.weight", [d, f]), fc2b: try t("mlp.fc2.bias", [d])))
+                qw: .dense(try t("self_attn.q_proj.weight", [d, d])), qb: try t("self_attn.q_proj.bias", [d]),
+                kw: .dense(try t("self_attn.k_proj.weight", [d, d])), kb: try t("self_attn.k_proj.bias", [d]),
+                vw: .dense(try t("self_attn.v_proj.weight", [d, d])), vb: try t("self_attn.v_proj.bias", [d]),
+                ow: .dense(try t("self_attn.out_proj.weight", [d, d])), ob: try t("self_attn.out_proj.bias", [d]),
+                fc1w: .dense(try t("mlp.fc1.weight", [f, d])), fc1b: try t("mlp.fc1.bias", [f]),
+                fc2w: .dense(try t("mlp.fc2.weight", [d, f])), fc2b: try t("mlp.fc2.bias", [d])))
         }
         layers = ls
     }
@@ -88,17 +88,17 @@ public final class CLIPVisionTower: @unchecked Sendable {
         for i in 0..<min(upTo, layers.count) {
             let L = layers[i]
             let n1 = Ops.layerNorm(h, weight: L.ln1w, bias: L.ln1b, eps: c.layerNormEps)
-            let q = Ops.linear(n1, L.qw, L.qb), k = Ops.linear(n1, L.kw, L.kb), v = Ops.linear(n1, L.vw, L.vb)
+            let q = L.qw.apply(n1, bias: L.qb), k = L.kw.apply(n1, bias: L.kb), v = L.vw.apply(n1, bias: L.vb)
             let a = Attention.forward(q: q.data, k: k.data, v: v.data, n: c.positions, m: c.positions,
                                       heads: heads, kvHeads: heads, headDim: hd,
                                       scale: 1 / Float(hd).squareRoot(), causal: false, queryStart: 0)
-            let o = Ops.linear(a, L.ow, L.ob)
+            let o = L.ow.apply(a, bias: L.ob)
             let h1 = h.copy()
             Ops.addInPlace(h1, o)
             let n2 = Ops.layerNorm(h1, weight: L.ln2w, bias: L.ln2b, eps: c.layerNormEps)
-            let f1 = Ops.linear(n2, L.fc1w, L.fc1b)
+            let f1 = L.fc1w.apply(n2, bias: L.fc1b)
             activation.apply(f1)
-            Ops.addInPlace(h1, Ops.linear(f1, L.fc2w, L.fc2b))
+            Ops.addInPlace(h1, L.fc2w.apply(f1, bias: L.fc2b))
             h = h1
             states.append(h)
         }

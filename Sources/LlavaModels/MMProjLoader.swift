@@ -37,6 +37,15 @@ public enum MMProjLoader {
             }
             return try GGUFWeights.floats(g, info).reshaped(shape)
         }
+        /// Matrices stay F16/BF16 in the mapped file and are widened slab by slab when used.
+        func matrix(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
+            guard let info = g.tensors[name] else { throw GGUFError.missingTensor(path, name) }
+            guard info.dims.reversed() == shape else { throw GGUFError.wrongShape(name, expected: shape, found: info.dims.reversed()) }
+            if info.type == .f16 || info.type == .bf16 {
+                return .widened(QuantizedMatrix(type: info.type, rows: info.rows, cols: info.rowLength, data: g.raw(info), owner: g.file))
+            }
+            return .dense(try GGUFWeights.floats(g, info).reshaped(shape))
+        }
         let p = config.patchSize, f = config.intermediateSize
         var layers: [CLIPLayer] = []
         for i in 0..<blocks {
@@ -48,12 +57,12 @@ public enum MMProjLoader {
             layers.append(CLIPLayer(
                 ln1w: try tensor(b + "ln1.weight", [d]), ln1b: try tensor(b + "ln1.bias", [d]),
                 ln2w: try tensor(b + "ln2.weight", [d]), ln2b: try tensor(b + "ln2.bias", [d]),
-                qw: try tensor(b + "attn_q.weight", [d, d]), qb: try tensor(b + "attn_q.bias", [d]),
-                kw: try tensor(b + "attn_k.weight", [d, d]), kb: try tensor(b + "attn_k.bias", [d]),
-                vw: try tensor(b + "attn_v.weight", [d, d]), vb: try tensor(b + "attn_v.bias", [d]),
-                ow: try tensor(b + "attn_out.weight", [d, d]), ob: try tensor(b + "attn_out.bias", [d]),
-                fc1w: try tensor(b + fc1 + ".weight", [f, d]), fc1b: try tensor(b + fc1 + ".bias", [f]),
-                fc2w: try tensor(b + fc2 + ".weight", [d, f]), fc2b: try tensor(b + fc2 + ".bias", [d])))
+                qw: try matrix(b + "attn_q.weight", [d, d]), qb: try tensor(b + "attn_q.bias", [d]),
+                kw: try matrix(b + "attn_k.weight", [d, d]), kb: try tensor(b + "attn_k.bias", [d]),
+                vw: try matrix(b + "attn_v.weight", [d, d]), vb: try tensor(b + "attn_v.bias", [d]),
+                ow: try matrix(b + "attn_out.weight", [d, d]), ob: try tensor(b + "attn_out.bias", [d]),
+                fc1w: try matrix(b + fc1 + ".weight", [f, d]), fc1b: try tensor(b + fc1 + ".bias", [f]),
+                fc2w: try matrix(b + fc2 + ".weight", [d, f]), fc2b: try tensor(b + fc2 + ".bias", [d])))
         }
         let tower = try CLIPVisionTower(
             config: config,

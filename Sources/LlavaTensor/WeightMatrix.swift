@@ -27,18 +27,40 @@ public final class QuantizedMatrix: @unchecked Sendable {
 public enum WeightMatrix: @unchecked Sendable {
     case dense(Tensor)
     case quantized(QuantizedMatrix)
+    /// F16/BF16 kept in place and widened a slab of rows at a time into BLAS — float32 numbers
+    /// without a float32 copy of the matrix.
+    case widened(QuantizedMatrix)
 
     public var rows: Int {
-        switch self { case .dense(let t): return t.shape[0]; case .quantized(let q): return q.rows }
+        switch self { case .dense(let t): return t.shape[0]; case .quantized(let q), .widened(let q): return q.rows }
     }
     public var cols: Int {
-        switch self { case .dense(let t): return t.columns; case .quantized(let q): return q.cols }
+        switch self { case .dense(let t): return t.columns; case .quantized(let q), .widened(let q): return q.cols }
     }
 
     /// y = x W^T (+ bias).  x: [n, cols] -> [n, rows]
     public func apply(_ x: Tensor, bias: Tensor? = nil) -> Tensor {
         switch self {
         case .dense(let w): return Ops.linear(x, w, bias)
+        case .widened(let w):
+            precondition(x.columns == w.cols, "linear: input width \(x.columns) != weight cols \(w.cols)")
+            let n = x.flatRows
+            var shape = x.shape
+            shape[shape.count - 1] = w.rows
+            let y = Tensor(zeros: shape)
+            let slab = max(1, min(w.rows, (1 << 20) / max(w.cols, 1)))   // ~4 MB of float32 at a time
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: slab * w.cols)
+            defer { scratch.deallocate() }
+            var r0 = 0
+            while r0 < w.rows {
+                let r1 = min(w.rows, r0 + slab)
+                Dequantize.row(w.type, w.data + r0 * w.rowBytes, scratch, count: (r1 - r0) * w.cols)
+                BLAS.gemm(transA: false, transB: true, m: n, n: r1 - r0, k: w.cols, a: x.data, lda: w.cols,
+                          b: scratch, ldb: w.cols, c: y.data + r0, ldc: w.rows)
+                r0 = r1
+            }
+            if let bias { for t in 0..<n { for j in 0..<w.rows { y.data[t * w.rows + j] += bias[flat: j] } } }
+            return y
         case .quantized(let w):
             precondition(x.columns == w.cols, "linear: input width \(x.columns) != weight cols \(w.cols)")
             let n = x.flatRows
@@ -105,7 +127,7 @@ public enum WeightMatrix: @unchecked Sendable {
     public func gather(_ ids: [Int]) -> Tensor {
         switch self {
         case .dense(let t): return Ops.embedding(t, ids: ids)
-        case .quantized(let q):
+        case .quantized(let q), .widened(let q):
             let y = Tensor(zeros: [ids.count, q.cols])
             for (i, id) in ids.enumerated() { q.dequantizeRow(id, into: y.data + i * q.cols) }
             return y
