@@ -608,3 +608,19 @@ void llava_quick_gelu(float *x, long n) {
 #endif
     for (long i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+SIMD_FN static void f16_to_f32_f16c(const uint16_t *s, float *d, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+    for (; i < n; i++) d[i] = fp16_to_fp32(s[i]);
+}
+#endif
+
+void llava_f16_to_f32(const void *src, float *dst, long n) {
+    const uint16_t *s = (const uint16_t *)src;
+#if defined(__x86_64__) || defined(__i386__)
+    if (llava_kernels_simd()) { f16_to_f32_f16c(s, dst, n); return; }
+#endif
+    for (long i = 0; i < n; i++) dst[i] = fp16_to_fp32(s[i]);
+}

@@ -48,13 +48,14 @@ public enum WeightMatrix: @unchecked Sendable {
             var shape = x.shape
             shape[shape.count - 1] = w.rows
             let y = Tensor(zeros: shape)
-            let slab = max(1, min(w.rows, (1 << 20) / max(w.cols, 1)))   // ~4 MB of float32 at a time
+            let slab = max(1, min(w.rows, (1 << 22) / max(w.cols, 1)))   // ~16 MB of float32 at a time
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: slab * w.cols)
             defer { scratch.deallocate() }
             var r0 = 0
             while r0 < w.rows {
                 let r1 = min(w.rows, r0 + slab)
-                Dequantize.row(w.type, w.data + r0 * w.rowBytes, scratch, count: (r1 - r0) * w.cols)
+                if w.type == .f16 { llava_f16_to_f32(w.data + r0 * w.rowBytes, scratch, (r1 - r0) * w.cols) }
+                else { Dequantize.row(w.type, w.data + r0 * w.rowBytes, scratch, count: (r1 - r0) * w.cols) }
                 BLAS.gemm(transA: false, transB: true, m: n, n: r1 - r0, k: w.cols, a: x.data, lda: w.cols,
                           b: scratch, ldb: w.cols, c: y.data + r0, ldc: w.rows)
                 r0 = r1

@@ -47,3 +47,6 @@ void llava_swiglu_ggml(float *x, const float *g, int n);
 void llava_softmax_rows(float *x, int rows, int n);
 // x * sigmoid(1.702 x) in place (CLIP's quick_gelu), with ggml's expf.
 void llava_quick_gelu(float *x, long n);
+
+// IEEE half to float, n values (exact; F16C when the CPU has it).
+void llava_f16_to_f32(const void *src, float *dst, long n);
