@@ -115,13 +115,6 @@ SIMD_FN static inline __m256 lane_sums_us(__m256i ux, __m256i sy) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(dot, _mm256_set1_epi16(1)));
 }
 
-// Signed x signed: move the sign of x onto y, as ggml does.
-SIMD_FN static inline __m256 lane_sums_ss(__m256i x, __m256i y) {
-    const __m256i ax = _mm256_sign_epi8(x, x);
-    const __m256i sy = _mm256_sign_epi8(y, x);
-    return lane_sums_us(ax, sy);
-}
-
 SIMD_FN static inline __m256i nibbles32(const uint8_t *p) {
     const __m128i t = _mm_loadu_si128((const __m128i *)p);
     const __m256i b = _mm256_insertf128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
@@ -168,34 +161,33 @@ SIMD_FN static void quantize_avx(const float *x, uint8_t *out, int n, int with_s
 
 #define H2F(p) _cvtsh_ss(*(const uint16_t *)(p))
 
-SIMD_FN static float dot_avx(int type, const uint8_t *w, const uint8_t *a, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0;
-    const int nb = n / 32;
-    if (type == 1) {
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *wb = w + 20 * b, *ab = a + 36 * b;
-            const __m256 lanes = lane_sums_us(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));
-            summs += H2F(wb + 2) * H2F(ab + 2);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
-        }
-    } else if (type == 0) {
-        const __m256i off = _mm256_set1_epi8(8);
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *wb = w + 18 * b, *ab = a + 34 * b;
-            const __m256i qx = _mm256_sub_epi8(nibbles32(wb + 2), off);
-            const __m256 lanes = lane_sums_ss(qx, _mm256_loadu_si256((const __m256i *)(ab + 2)));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
-        }
-    } else {
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *wb = w + 34 * b, *ab = a + 34 * b;
-            const __m256 lanes = lane_sums_ss(_mm256_loadu_si256((const __m256i *)(wb + 2)), _mm256_loadu_si256((const __m256i *)(ab + 2)));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
-        }
-    }
-    return hsum8_avx(acc) + summs;
+// One block loop for every x86 flavour: LANES_US is the u8 x s8 four-product lane sum (maddubs+madd on
+// AVX2, dpbusd on VNNI); signed x signed goes through it with the sign moved onto y, as ggml does.
+#define DEFINE_DOT(NAME, ATTR, LANES_US)                                                                  \
+ATTR static float NAME(int type, const uint8_t *w, const uint8_t *a, int n) {                              \
+    __m256 acc = _mm256_setzero_ps();                                                                     \
+    float summs = 0;                                                                                      \
+    const int nb = n / 32;                                                                                \
+    for (int b = 0; b < nb; b++) {                                                                        \
+        __m256 lanes;                                                                                     \
+        const uint8_t *wb, *ab;                                                                           \
+        if (type == 1) {                                                                                  \
+            wb = w + 20 * b; ab = a + 36 * b;                                                             \
+            lanes = LANES_US(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));           \
+            summs += H2F(wb + 2) * H2F(ab + 2);                                                           \
+        } else {                                                                                          \
+            wb = w + (type == 0 ? 18 : 34) * b; ab = a + 34 * b;                                          \
+            const __m256i x = type == 0 ? _mm256_sub_epi8(nibbles32(wb + 2), _mm256_set1_epi8(8))          \
+                                        : _mm256_loadu_si256((const __m256i *)(wb + 2));                  \
+            const __m256i y = _mm256_loadu_si256((const __m256i *)(ab + 2));                              \
+            lanes = LANES_US(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));                             \
+        }                                                                                                 \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);                             \
+    }                                                                                                     \
+    return hsum8_avx(acc) + summs;                                                                        \
 }
+
+DEFINE_DOT(dot_avx, SIMD_FN, lane_sums_us)
 
 #define VNNI_FN __attribute__((target("avx512vnni,avx512vl,avx512f,avx2,fma,f16c")))
 
@@ -204,36 +196,7 @@ VNNI_FN static inline __m256 lane_sums_us_vnni(__m256i ux, __m256i sy) {
     return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ux, sy));
 }
 
-VNNI_FN static float dot_vnni(int type, const uint8_t *w, const uint8_t *a, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0;
-    const int nb = n / 32;
-    if (type == 1) {
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *wb = w + 20 * b, *ab = a + 36 * b;
-            const __m256 lanes = lane_sums_us_vnni(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));
-            summs += H2F(wb + 2) * H2F(ab + 2);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
-        }
-    } else if (type == 0) {
-        const __m256i off = _mm256_set1_epi8(8);
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *wb = w + 18 * b, *ab = a + 34 * b;
-            const __m256i qx = _mm256_sub_epi8(nibbles32(wb + 2), off);
-            const __m256i y = _mm256_loadu_si256((const __m256i *)(ab + 2));
-            const __m256 lanes = lane_sums_us_vnni(_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(y, qx));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
-        }
-    } else {
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *wb = w + 34 * b, *ab = a + 34 * b;
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(wb + 2)), y = _mm256_loadu_si256((const __m256i *)(ab + 2));
-            const __m256 lanes = lane_sums_us_vnni(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * H2F(ab)), lanes, acc);
-        }
-    }
-    return hsum8_avx(acc) + summs;
-}
+DEFINE_DOT(dot_vnni, VNNI_FN, lane_sums_us_vnni)
 
 // A 4-row x 4-token tile: each (row, token) pair keeps its own 8-lane accumulator and the same
 // operation sequence as dot_vnni, so every output is bit-identical to the single-pair kernel;
