@@ -72,20 +72,6 @@ public enum Ops {
         for i in 0..<a.count { p[i] *= q[i] }
     }
 
-    /// Softmax over each row of length `cols`, in place.
-    public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-        for r in 0..<rows {
-            let row = p + r * cols
-            var m = -Float.infinity
-            for j in 0..<cols where row[j] > m { m = row[j] }
-            if m == -.infinity { for j in 0..<cols { row[j] = 0 }; continue }
-            var s: Float = 0
-            for j in 0..<cols { let e = expf(row[j] - m); row[j] = e; s += e }
-            let inv = 1 / s
-            for j in 0..<cols { row[j] *= inv }
-        }
-    }
-
     /// Rotary position embedding, HF `rotate_half` layout (first half / second half of each head).
     /// x: [tokens, heads * headDim], token t at position `startPos + t`.
     public static func applyRotary(_ x: Tensor, heads: Int, headDim: Int, startPos: Int, theta: Float) {
