@@ -18,11 +18,12 @@ public struct LlamaNumerics: Sendable, Equatable {
     /// RoPE pairs: HF's rotate_half halves, or llama.cpp's adjacent pairs (GGUF's permuted Q/K).
     public enum Rope: Sendable { case halves, interleaved }
     public var rope: Rope
-    /// llama.cpp keeps K and V in float16 and multiplies V by float16 probabilities.
-    public var halfKV: Bool
+    /// Compute as llama.cpp's CPU backend does: K, V, Q and probabilities in float16, ggml's rms_norm,
+    /// soft-max and SwiGLU (GGMLNumerics), V kept transposed.
+    public var llamaCppArithmetic: Bool
 
-    public static let transformers = LlamaNumerics(rope: .halves, halfKV: false)
-    public static let llamaCpp = LlamaNumerics(rope: .interleaved, halfKV: true)
+    public static let transformers = LlamaNumerics(rope: .halves, llamaCppArithmetic: false)
+    public static let llamaCpp = LlamaNumerics(rope: .interleaved, llamaCppArithmetic: true)
 }
 
 /// Keys and values of every layer for the positions seen so far.
@@ -139,7 +140,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// Runs `x` [n, hidden] at positions cache.length ..< cache.length + n, appending to the cache.
     /// Returns the final-normed hidden states [n, hidden].
     func rmsNorm(_ x: Tensor, _ w: Tensor) -> Tensor {
-        numerics.halfKV ? Ops.rmsNormGGML(x, weight: w, eps: config.rmsNormEps) : Ops.rmsNorm(x, weight: w, eps: config.rmsNormEps)
+        numerics.llamaCppArithmetic ? Ops.rmsNormGGML(x, weight: w, eps: config.rmsNormEps) : Ops.rmsNorm(x, weight: w, eps: config.rmsNormEps)
     }
 
     public func forward(_ x: Tensor, cache: KVCache) throws -> Tensor {
@@ -164,15 +165,15 @@ public final class LlamaModel: @unchecked Sendable {
                 Ops.applyRotaryInterleaved(k, heads: c.kvHeads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
             }
             trace?("Qcur-\(i)", q); trace?("Kcur-\(i)", k); trace?("Vcur-\(i)", v)
-            if numerics.halfKV {
+            if numerics.llamaCppArithmetic {
                 Ops.roundToHalf(q.data, count: q.count)
                 Ops.roundToHalf(k.data, count: k.count)
                 Ops.roundToHalf(v.data, count: v.count)
             }
             (cache.keys[i].data + start * kvd).update(from: k.data, count: n * kvd)
-            if !numerics.halfKV { (cache.values(i).data + start * kvd).update(from: v.data, count: n * kvd) }
+            if !numerics.llamaCppArithmetic { (cache.values(i).data + start * kvd).update(from: v.data, count: n * kvd) }
             let scale = 1 / Float(c.headDim).squareRoot()
-            let a = numerics.halfKV
+            let a = numerics.llamaCppArithmetic
                 ? Attention.forwardGGML(q: q.data, k: cache.keys[i].data,
                                         vt: cache.appendTransposed(layer: i, start: start, n: n, rows: v.data).data,
                                         vtStride: cache.paddedCapacity, n: n, m: start + n,
@@ -190,7 +191,7 @@ public final class LlamaModel: @unchecked Sendable {
             let g = L.gate.apply(n2)
             let up = L.up.apply(n2)
             trace?("ffn_gate-\(i)", g); trace?("ffn_up-\(i)", up)
-            if numerics.halfKV && activation == .silu {
+            if numerics.llamaCppArithmetic && activation == .silu {
                 GGMLNumerics.swiglu(g.data, up.data, count: g.count)
             } else {
                 activation.apply(g)
