@@ -68,10 +68,7 @@ public struct GGUFWriter {
     /// Writes the header, then each declared tensor's bytes as `produce(index, sink)` hands them over
     /// (in order, exactly byteCount bytes per tensor), to a temporary name renamed into place.
     public func writeStreaming(to url: URL, produce: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        FileManager.default.createFile(atPath: tmp.path, contents: nil)
-        guard let h = FileHandle(forWritingAtPath: tmp.path) else { throw FileError.unreadable(tmp.path, "cannot create") }
-        do {
+        try AtomicFile.stream(to: url) { h in
             let head = header()
             try h.write(contentsOf: head)
             var written = head.count
@@ -86,13 +83,7 @@ public struct GGUFWriter {
                 let pad = (alignment - written % alignment) % alignment
                 if pad > 0 { try h.write(contentsOf: Data(count: pad)); written += pad }
             }
-            try h.close()
-        } catch {
-            try? h.close()
-            try? FileManager.default.removeItem(at: tmp)
-            throw error
         }
-        guard rename(tmp.path, url.path) == 0 else { throw FileError.unreadable(url.path, "could not rename into place") }
     }
 
     func header() -> Data {

@@ -219,15 +219,25 @@ public enum SafetensorsWriter {
 public enum AtomicFile {
     /// Writes to a temporary name beside `url`, then renames over it.
     public static func write(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try stream(to: url) { try $0.write(contentsOf: data) }
+    }
+
+    /// Lets `body` write the file through a handle on a temporary name beside `url`, then renames it
+    /// over `url` (rename(2) replaces atomically); on any error the temporary file is removed.
+    public static func stream(to url: URL, _ body: (FileHandle) throws -> Void) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil), let h = FileHandle(forWritingAtPath: tmp.path) else {
+            throw FileError.unreadable(url.path, "could not write: cannot create \(tmp.path)")
+        }
         do {
-            try data.write(to: tmp)
+            try body(h)
+            try h.close()
         } catch {
+            try? h.close()
             try? FileManager.default.removeItem(at: tmp)
+            if error is FileError { throw error }
             throw FileError.unreadable(url.path, "could not write: \(error.localizedDescription)")
         }
-        // rename(2) replaces an existing file atomically.
         guard rename(tmp.path, url.path) == 0 else {
             let why = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: tmp)
@@ -256,10 +266,7 @@ extension SafetensorsWriter {
         encoder.outputFormatting = [.sortedKeys]
         var json = try encoder.encode(JSONValue.object(header))
         while (8 + json.count) % 8 != 0 { json.append(0x20) }
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        FileManager.default.createFile(atPath: tmp.path, contents: nil)
-        guard let h = FileHandle(forWritingAtPath: tmp.path) else { throw FileError.unreadable(tmp.path, "cannot create") }
-        do {
+        try AtomicFile.stream(to: url) { h in
             var n = UInt64(json.count).littleEndian
             try h.write(contentsOf: Data(bytes: &n, count: 8))
             try h.write(contentsOf: json)
@@ -268,12 +275,6 @@ extension SafetensorsWriter {
                 try produce(i) { chunk in try h.write(contentsOf: Data(chunk)); got += chunk.count }
                 guard got == size else { throw FileError.unreadable(url.path, "tensor \(declared[i].name): \(got) bytes, \(size) declared") }
             }
-            try h.close()
-        } catch {
-            try? h.close()
-            try? FileManager.default.removeItem(at: tmp)
-            throw error
         }
-        guard rename(tmp.path, url.path) == 0 else { throw FileError.unreadable(url.path, "could not rename into place") }
     }
 }
