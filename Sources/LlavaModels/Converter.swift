@@ -25,6 +25,30 @@ public enum Converter {
         return out
     }
 
+    /// A GGUF writer holding the `general.*` and `llama.*` metadata llama.cpp reads for a LLaMA model.
+    public static func llamaHeader(name: String, type: GGMLType, config t: LlamaConfig) -> GGUFWriter {
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("llama"))
+        w.set("general.name", .string(name))
+        w.set("general.file_type", .u32(type == .f32 ? 0 : type == .f16 ? 1 : type == .q8_0 ? 7 : 2))
+        w.set("general.quantization_version", .u32(2))
+        w.set("llama.context_length", .u32(UInt32(t.maxPositions)))
+        w.set("llama.embedding_length", .u32(UInt32(t.hiddenSize)))
+        w.set("llama.block_count", .u32(UInt32(t.layers)))
+        w.set("llama.feed_forward_length", .u32(UInt32(t.intermediateSize)))
+        w.set("llama.attention.head_count", .u32(UInt32(t.heads)))
+        w.set("llama.attention.head_count_kv", .u32(UInt32(t.kvHeads)))
+        w.set("llama.rope.freq_base", .f32(t.ropeTheta))
+        w.set("llama.attention.layer_norm_rms_epsilon", .f32(t.rmsNormEps))
+        w.set("llama.vocab_size", .u32(UInt32(t.vocabSize)))
+        w.set("llama.rope.dimension_count", .u32(UInt32(t.headDim)))
+        if t.headDim * t.heads != t.hiddenSize {
+            w.set("llama.attention.key_length", .u32(UInt32(t.headDim)))
+            w.set("llama.attention.value_length", .u32(UInt32(t.headDim)))
+        }
+        return w
+    }
+
     /// The storage type for a 2-D weight: the requested one when its rows are whole blocks, else F16.
     static func typeFor(_ t: Tensor, _ wanted: GGMLType) -> GGMLType {
         if t.rank < 2 { return .f32 }
@@ -46,25 +70,7 @@ public enum Converter {
         let t = config.text, v = config.vision
 
         // ---- language model
-        var lm = GGUFWriter()
-        lm.set("general.architecture", .string("llama"))
-        lm.set("general.name", .string(dir.lastPathComponent))
-        lm.set("general.file_type", .u32(wanted == .f32 ? 0 : wanted == .f16 ? 1 : wanted == .q8_0 ? 7 : 2))
-        lm.set("general.quantization_version", .u32(2))
-        lm.set("llama.context_length", .u32(UInt32(t.maxPositions)))
-        lm.set("llama.embedding_length", .u32(UInt32(t.hiddenSize)))
-        lm.set("llama.block_count", .u32(UInt32(t.layers)))
-        lm.set("llama.feed_forward_length", .u32(UInt32(t.intermediateSize)))
-        lm.set("llama.attention.head_count", .u32(UInt32(t.heads)))
-        lm.set("llama.attention.head_count_kv", .u32(UInt32(t.kvHeads)))
-        lm.set("llama.rope.freq_base", .f32(t.ropeTheta))
-        lm.set("llama.attention.layer_norm_rms_epsilon", .f32(t.rmsNormEps))
-        lm.set("llama.vocab_size", .u32(UInt32(t.vocabSize)))
-        lm.set("llama.rope.dimension_count", .u32(UInt32(t.headDim)))
-        if t.headDim * t.heads != t.hiddenSize {
-            lm.set("llama.attention.key_length", .u32(UInt32(t.headDim)))
-            lm.set("llama.attention.value_length", .u32(UInt32(t.headDim)))
-        }
+        var lm = llamaHeader(name: dir.lastPathComponent, type: wanted, config: t)
         // Vocabulary: ids in order, the model's padded rows included.
         var tokens = [String](repeating: "", count: t.vocabSize)
         var types = [GGUFValue](repeating: .i32(1), count: t.vocabSize)

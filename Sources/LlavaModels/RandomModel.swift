@@ -71,21 +71,10 @@ public enum RandomModel {
     /// The GGUF language model. Tokenizer metadata comes from `vocab` (a vocabulary GGUF), padded to the shape's size.
     public static func writeLanguageModel(_ s: RandomModelShape, type: GGMLType, vocab: GGUFFile, to url: URL, seed: UInt64 = 1,
                                           progress: (String) -> Void = { _ in }) throws {
-        var w = GGUFWriter()
-        w.set("general.architecture", .string("llama"))
-        w.set("general.name", .string("llava-1.5-7b-shaped random"))
-        w.set("general.file_type", .u32(type == .q4_0 ? 2 : type == .q8_0 ? 7 : 1))
-        w.set("general.quantization_version", .u32(2))
-        w.set("llama.context_length", .u32(UInt32(s.context)))
-        w.set("llama.embedding_length", .u32(UInt32(s.hidden)))
-        w.set("llama.block_count", .u32(UInt32(s.layers)))
-        w.set("llama.feed_forward_length", .u32(UInt32(s.ffn)))
-        w.set("llama.attention.head_count", .u32(UInt32(s.heads)))
-        w.set("llama.attention.head_count_kv", .u32(UInt32(s.kvHeads)))
-        w.set("llama.rope.freq_base", .f32(10000))
-        w.set("llama.attention.layer_norm_rms_epsilon", .f32(1e-5))
-        w.set("llama.vocab_size", .u32(UInt32(s.vocab)))
-        w.set("llama.rope.dimension_count", .u32(UInt32(s.hidden / s.heads)))
+        let config = LlamaConfig(vocabSize: s.vocab, hiddenSize: s.hidden, intermediateSize: s.ffn, layers: s.layers,
+                                 heads: s.heads, kvHeads: s.kvHeads, headDim: s.hidden / s.heads, rmsNormEps: 1e-5,
+                                 ropeTheta: 10000, maxPositions: s.context, tiedEmbeddings: false)
+        var w = Converter.llamaHeader(name: "llava-1.5-7b-shaped random", type: type, config: config)
         var tokens = vocab.metadata["tokenizer.ggml.tokens"]?.array ?? []
         var scores = vocab.metadata["tokenizer.ggml.scores"]?.array ?? []
         var types = vocab.metadata["tokenizer.ggml.token_type"]?.array ?? []
