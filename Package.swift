@@ -19,6 +19,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
         blasTarget,
@@ -32,8 +35,14 @@ let package = Package(
         .target(name: "LlavaVision", dependencies: ["LlavaTensor", "LlavaFormats", "CImageCodecs"]),
         .target(name: "LlavaModels", dependencies: ["LlavaTensor", "LlavaFormats", "LlavaTokenizer", "LlavaVision"]),
         .target(name: "LlavaGeneration", dependencies: ["LlavaModels"]),
+        .target(name: "LlavaCuration", dependencies: [
+            "LlavaFormats", "LlavaGeneration",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "llava", dependencies: [
-            "LlavaGeneration", "LlavaModels",
+            "LlavaGeneration", "LlavaModels", "LlavaCuration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LlavaTensorTests", dependencies: ["LlavaTensor"]),
@@ -41,7 +50,13 @@ let package = Package(
         .testTarget(name: "LlavaTokenizerTests", dependencies: ["LlavaTokenizer"]),
         .testTarget(name: "LlavaVisionTests", dependencies: ["LlavaVision"]),
         .testTarget(name: "LlavaModelsTests", dependencies: ["LlavaModels", "LlavaGeneration"]),
-        .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats", "llava"]),
+        // Test helpers (a scripted OpenAI-compatible server), used only by test targets.
+        .target(name: "LlavaTestSupport", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], path: "Tests/LlavaTestSupport"),
+        .testTarget(name: "LlavaCurationTests", dependencies: ["LlavaCuration", "LlavaTestSupport"]),
+        .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats", "llava", "LlavaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,11 +3,11 @@ import ArgumentParser
 import Foundation
 
 @main
-struct LlavaCommand: ParsableCommand {
+struct LlavaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llava",
         abstract: "LLaVA (Large Language and Vision Assistant) on a plain CPU.",
-        subcommands: [GenerateCommand.self, ChatCommand.self, ForwardCommand.self, TokenizeCommand.self, ConvertCommand.self, BenchCommand.self, InitRandomCommand.self])
+        subcommands: [GenerateCommand.self, ChatCommand.self, ForwardCommand.self, TokenizeCommand.self, ConvertCommand.self, BenchCommand.self, InitRandomCommand.self, CurateCommand.self])
 }
 
 /// Errors leave as one clear line on stderr and exit status 1.
