@@ -85,6 +85,9 @@ public final class OpenAIChatClient: ChatCompleting {
         var config = HTTPClient.Configuration()
         config.connectionPool = .init(idleTimeout: .seconds(60),
                                       concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, options.connections))
+        // A refused connection comes back to our retry loop (counted, with backoff) instead of being retried
+        // silently inside the pool until the deadline.
+        config.connectionPool.retryConnectionEstablishment = false
         config.timeout.connect = .seconds(Int64(min(options.timeout, 30).rounded(.up)))
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
     }

@@ -3,6 +3,7 @@
 // replies, bodies that are not JSON). Every request is recorded.
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 
 public struct RecordedRequest: Sendable {
@@ -25,8 +26,9 @@ public indirect enum ScriptedReply: Sendable {
 
 public actor RequestLog {
     public private(set) var requests: [(request: RecordedRequest, time: Date)] = []
+    /// How many earlier requests had the same system message and the same last user message.
     func record(_ r: RecordedRequest) -> Int {
-        let earlier = requests.filter { $0.request.key == r.key }.count
+        let earlier = requests.filter { $0.request.key == r.key && $0.request.system == r.system }.count
         requests.append((r, Date()))
         return earlier
     }
@@ -40,7 +42,7 @@ public final class ScriptedChatServer: Sendable {
     private let task: Task<Void, Error>
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
-    /// `handler` gets the request and how many earlier requests had the same key.
+    /// `handler` gets the request and how many earlier requests were the same (system message and key).
     public static func start(_ handler: @escaping @Sendable (RecordedRequest, Int) async -> ScriptedReply) async throws -> ScriptedChatServer {
         let log = RequestLog()
         let router = Router()
@@ -81,12 +83,14 @@ public final class ScriptedChatServer: Sendable {
                 return Response(status: .internalServerError)
             }
         }
+        var quietLogger = Logger(label: "scripted-chat-server")
+        quietLogger.logLevel = .critical   // stopping by cancellation is expected, not an error to print
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in
                                   continuation.yield(channel.localAddress?.port ?? 0)
                                   continuation.finish()
-                              })
+                              }, logger: quietLogger)
         let task = Task { try await app.run() }
         var port = 0
         for await p in stream { port = p }
