@@ -17,18 +17,9 @@ public struct CaptionPair: Sendable, Equatable {
     /// JSONL with `image` and `caption` (or `captions`, whose first one is used), and an optional `id`
     /// (the image's file name without extension otherwise).
     public static func loadJSONL(_ url: URL) throws -> [CaptionPair] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw CurationError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
         var pairs: [CaptionPair] = []
-        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty { continue }
-            func fail(_ why: String) -> CurationError { .badRecord(path: url.path, line: index + 1, reason: why) }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
-                throw fail("not a JSON object")
-            }
+        for (line, object) in try JSONLines.read(url) {
+            func fail(_ why: String) -> CurationError { .badRecord(path: url.path, line: line, reason: why) }
             guard let image = object["image"] as? String else { throw fail("missing \"image\"") }
             guard let caption = (object["caption"] as? String) ?? (object["captions"] as? [String])?.first else {
                 throw fail("missing \"caption\"")

@@ -24,59 +24,24 @@ public struct JournalEntry: Codable, Sendable, Equatable {
 public actor CurationJournal {
     public let url: URL
     public private(set) var entries: [JournalEntry]
-    private let handle: FileHandle
+    private let log: AppendLog
 
     public init(url: URL) throws {
         self.url = url
-        let fm = FileManager.default
-        var kept: [JournalEntry] = []
-        if fm.fileExists(atPath: url.path) {
-            let data: Data
-            do { data = try Data(contentsOf: url) } catch {
-                throw CurationError.unreadable(path: url.path, reason: error.localizedDescription)
+        log = try AppendLog(url: url)
+        entries = try log.lines.enumerated().map { index, line in
+            guard let entry = try? JSONDecoder().decode(JournalEntry.self, from: line) else {
+                throw CurationError.badRecord(path: url.path, line: index + 1,
+                                              reason: "journal line is not a journal entry; move the output folder aside to start over")
             }
-            var goodLength = 0
-            var lineNumber = 0
-            var start = data.startIndex
-            while let newline = data[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                lineNumber += 1
-                let line = data[start..<newline]
-                if !line.isEmpty {
-                    guard let entry = try? JSONDecoder().decode(JournalEntry.self, from: line) else {
-                        throw CurationError.badRecord(path: url.path, line: lineNumber,
-                                                      reason: "journal line is not a journal entry; move the output folder aside to start over")
-                    }
-                    kept.append(entry)
-                }
-                start = newline + 1
-                goodLength = start - data.startIndex
-            }
-            if goodLength < data.count {   // the tail after the last newline was being written when the run died
-                let h = try FileHandle(forWritingTo: url)
-                try h.truncate(atOffset: UInt64(goodLength))
-                try h.close()
-            }
-        } else {
-            guard fm.createFile(atPath: url.path, contents: nil) else {
-                throw CurationError.unreadable(path: url.path, reason: "cannot create the journal")
-            }
+            return entry
         }
-        entries = kept
-        do { handle = try FileHandle(forWritingTo: url) } catch {
-            throw CurationError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        _ = try handle.seekToEnd()
     }
-
-    deinit { try? handle.close() }
 
     public func append(_ entry: JournalEntry) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var line = try encoder.encode(entry)
-        line.append(UInt8(ascii: "\n"))
-        try handle.write(contentsOf: line)
-        try handle.synchronize()
+        try log.append(try encoder.encode(entry))
         entries.append(entry)
     }
 

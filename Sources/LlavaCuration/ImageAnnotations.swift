@@ -2,6 +2,7 @@
 // Reads LLaVA's caps/boxes JSONL (llava/eval/table/caps_boxes_coco2014_val_80.jsonl) and COCO's annotation files
 // (captions_*.json + instances_*.json, boxes in pixels [x, y, w, h], normalised here as LLaVA did to [x1, y1, x2, y2]).
 import Foundation
+import LlavaFormats
 
 public struct ImageAnnotations: Codable, Sendable, Equatable {
     public struct Instance: Codable, Sendable, Equatable {
@@ -20,31 +21,19 @@ public struct ImageAnnotations: Codable, Sendable, Equatable {
 
     /// One record per line; blank lines are skipped; a bad line is an error that names it.
     public static func loadJSONL(_ url: URL) throws -> [ImageAnnotations] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw CurationError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw CurationError.unreadable(path: url.path, reason: "not UTF-8 text")
-        }
         var records: [ImageAnnotations] = []
         var seen = Set<String>()
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty { continue }
-            let record = try parseRecord(Data(trimmed.utf8), path: url.path, line: index + 1)
+        for (line, object) in try JSONLines.read(url) {
+            let record = try parseRecord(object, path: url.path, line: line)
             guard seen.insert(record.id).inserted else {
-                throw CurationError.badRecord(path: url.path, line: index + 1, reason: "duplicate id \(record.id)")
+                throw CurationError.badRecord(path: url.path, line: line, reason: "duplicate id \(record.id)")
             }
             records.append(record)
         }
         return records
     }
 
-    static func parseRecord(_ data: Data, path: String, line: Int) throws -> ImageAnnotations {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw CurationError.badRecord(path: path, line: line, reason: "not a JSON object")
-        }
+    static func parseRecord(_ object: [String: Any], path: String, line: Int) throws -> ImageAnnotations {
         func fail(_ why: String) -> CurationError { .badRecord(path: path, line: line, reason: why) }
         let id: String
         if let s = object["id"] as? String { id = s } else if let n = object["id"] as? Int { id = String(n) } else {

@@ -146,11 +146,13 @@ let sampleImage = ImageAnnotations(
         #expect(records.map(\.id) == ["1", "2"])
         #expect(records[0].instances == [.init(category: "cat", bbox: [0.1, 0.2, 0.3, 0.4])])
 
-        for bad in ["{\"id\": \"1\", \"image\": \"1.jpg\"}", "not json", "{\"id\": \"1\", \"image\": \"x\", \"captions\": [], \"instances\": [{\"category\": \"c\", \"bbox\": [1, 2]}]}"] {
+        for bad in ["{\"id\": \"1\", \"image\": \"1.jpg\"}", "{\"id\": \"1\", \"image\": \"x\", \"captions\": [], \"instances\": [{\"category\": \"c\", \"bbox\": [1, 2]}]}"] {
             try bad.write(to: file, atomically: true, encoding: .utf8)
             #expect(throws: CurationError.self) { try ImageAnnotations.loadJSONL(file) }
         }
-        #expect(throws: CurationError.self) { try ImageAnnotations.loadJSONL(dir.appendingPathComponent("missing.jsonl")) }
+        try "{\"id\": \"1\", \"image\": \"1.jpg\", \"captions\": []}\nnot json".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: JSONLinesError(path: file.path, line: 2, reason: "not a JSON object")) { try ImageAnnotations.loadJSONL(file) }
+        #expect(throws: JSONLinesError.self) { try ImageAnnotations.loadJSONL(dir.appendingPathComponent("missing.jsonl")) }
     }
 
     @Test func cocoFilesNormaliseBoxes() throws {
