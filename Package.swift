@@ -42,8 +42,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .target(name: "LlavaEval", dependencies: ["LlavaFormats", "LlavaModels", "LlavaGeneration", "LlavaCuration"]),
         .executableTarget(name: "llava", dependencies: [
-            "LlavaGeneration", "LlavaModels", "LlavaCuration",
+            "LlavaGeneration", "LlavaModels", "LlavaCuration", "LlavaEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LlavaTensorTests", dependencies: ["LlavaTensor"]),
@@ -58,6 +59,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/LlavaTestSupport"),
         .testTarget(name: "LlavaCurationTests", dependencies: ["LlavaCuration", "LlavaTestSupport"]),
+        .testTarget(name: "LlavaEvalTests", dependencies: ["LlavaEval", "LlavaTestSupport"]),
         .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats", "llava", "LlavaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
