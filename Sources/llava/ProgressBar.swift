@@ -12,13 +12,13 @@ final class ProgressBar: @unchecked Sendable {   // all state behind `lock`
     let unit: String
     private let lock = NSLock()
     private let start = Date()
-    private let startDone: Int
+    private var startDone: Int?   // the first count reported: work a resumed job had already done
     private var lastPrint = Date.distantPast
     private var lastDecile = -1
     private let isTTY = isatty(2) != 0
 
-    init(label: String, unit: String = "it", startingAt done: Int = 0) {
-        self.label = label; self.unit = unit; self.startDone = done
+    init(label: String, unit: String = "it") {
+        self.label = label; self.unit = unit
     }
 
     static func duration(_ seconds: Double) -> String {
@@ -33,11 +33,14 @@ final class ProgressBar: @unchecked Sendable {   // all state behind `lock`
     func update(done: Int, total: Int, extra: String = "", final: Bool = false) {
         lock.lock(); defer { lock.unlock() }
         let now = Date()
+        if startDone == nil { startDone = done }
+        let startDone = self.startDone ?? 0
         let elapsed = now.timeIntervalSince(start)
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
         let decile = Int(fraction * 10)
         if !final {
             if isTTY { if now.timeIntervalSince(lastPrint) < 0.1 { return } }
+            else if done == startDone { return }   // a log gets no "0 %" line, only progress
             else if decile == lastDecile && now.timeIntervalSince(lastPrint) < 30 { return }
         }
         lastPrint = now; lastDecile = decile
