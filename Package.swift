@@ -43,8 +43,15 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .target(name: "LlavaEval", dependencies: ["LlavaFormats", "LlavaModels", "LlavaGeneration", "LlavaCuration"]),
+        .target(name: "LlavaServer", dependencies: [
+            "LlavaModels", "LlavaGeneration",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "llava", dependencies: [
-            "LlavaGeneration", "LlavaModels", "LlavaCuration", "LlavaEval",
+            "LlavaGeneration", "LlavaModels", "LlavaCuration", "LlavaEval", "LlavaServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LlavaTensorTests", dependencies: ["LlavaTensor"]),
@@ -60,6 +67,7 @@ let package = Package(
         ], path: "Tests/LlavaTestSupport"),
         .testTarget(name: "LlavaCurationTests", dependencies: ["LlavaCuration", "LlavaTestSupport"]),
         .testTarget(name: "LlavaEvalTests", dependencies: ["LlavaEval", "LlavaTestSupport"]),
+        .testTarget(name: "LlavaServerTests", dependencies: ["LlavaServer", "LlavaModels", "LlavaGeneration", "LlavaCuration"]),
         .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats", "llava", "LlavaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

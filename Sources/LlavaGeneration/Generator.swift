@@ -26,6 +26,8 @@ public struct GenerationResult: Sendable {
     public var imageEncodeMs: Double
     public var prefillMs: Double
     public var decodeMs: Double
+    /// Prompt positions taken from a reused KV cache instead of being computed.
+    public var cachedTokens = 0
 
     public var prefillTokensPerSecond: Double { prefillMs > 0 ? Double(promptTokens) / (prefillMs / 1000) : 0 }
     public var decodeTokensPerSecond: Double {
@@ -54,15 +56,23 @@ public final class Generator: @unchecked Sendable {
         return try generate(ids: ids, imageFeatures: features, options: options, imageEncodeMs: t1 - t0, onText: onText)
     }
 
+    /// `cache`, when given, holds keys and values from an earlier call whose first `reuse` positions equal this
+    /// prompt's (a chat resending its history); only the rest of the prompt is computed. `shouldStop` is asked before
+    /// every token (a client that went away); a stop ends generation with finish reason "cancelled".
     public func generate(ids: [Int], imageFeatures: [Tensor], options: GenerationOptions, imageEncodeMs: Double = 0,
+                         cache given: KVCache? = nil, reuse: Int = 0, shouldStop: () -> Bool = { false },
                          onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         let lm = model.language
-        let limit = min(options.contextLength ?? lm.config.maxPositions, lm.config.maxPositions)
+        let limit = min(options.contextLength ?? lm.config.maxPositions, lm.config.maxPositions, given?.capacity ?? .max)
         guard ids.count < limit else { throw ModelError.contextOverflow(needed: ids.count + 1, limit: limit) }
         // Room for this request only: a full 8k-position cache of a small model outweighs its weights.
-        let cache = KVCache(config: lm.config, capacity: min(limit, ids.count + max(1, options.maxTokens)))
+        let cache = given ?? KVCache(config: lm.config, capacity: min(limit, ids.count + max(1, options.maxTokens)))
+        // At least the last prompt position is computed: its logits start the answer.
+        let reused = given == nil ? 0 : max(0, min(reuse, ids.count - 1, cache.length))
+        cache.truncate(to: reused)
         let tPrefill = Self.now()
-        let x = try model.embeddings(ids: ids, imageFeatures: imageFeatures)
+        let all = try model.embeddings(ids: ids, imageFeatures: imageFeatures)
+        let x = reused == 0 ? all : all.rows(reused, ids.count - reused)
         let hidden = try lm.forward(x, cache: cache)
         var logits = lm.logits(hidden.rows(hidden.flatRows - 1, 1))
         let prefillMs = Self.now() - tPrefill
@@ -78,6 +88,7 @@ public final class Generator: @unchecked Sendable {
         let tDecode = Self.now()
         var tFirst = tDecode
         while generated.count < options.maxTokens {
+            if shouldStop() { finish = "cancelled"; break }
             let next = sampler.sample(UnsafeBufferPointer(logits.buffer), previous: ids + generated)
             if eos.contains(next) && !options.ignoreEOS { finish = "stop"; break }
             generated.append(next)
@@ -88,7 +99,8 @@ public final class Generator: @unchecked Sendable {
                 let kept = String(streamer.text[..<cut])
                 if kept.count > emitted { onText(String(kept.dropFirst(emitted))) }
                 return GenerationResult(text: kept, tokenIds: generated, promptTokens: ids.count, finishReason: "stop",
-                                        imageEncodeMs: imageEncodeMs, prefillMs: prefillMs, decodeMs: Self.now() - tFirst)
+                                        imageEncodeMs: imageEncodeMs, prefillMs: prefillMs, decodeMs: Self.now() - tFirst,
+                                        cachedTokens: reused)
             }
             let safe = streamer.text.count - holdBack
             if safe > emitted {
@@ -103,6 +115,7 @@ public final class Generator: @unchecked Sendable {
         _ = streamer.flush()
         if streamer.text.count > emitted { onText(String(streamer.text.dropFirst(emitted))) }
         return GenerationResult(text: streamer.text, tokenIds: generated, promptTokens: ids.count, finishReason: finish,
-                                imageEncodeMs: imageEncodeMs, prefillMs: prefillMs, decodeMs: Self.now() - tFirst)
+                                imageEncodeMs: imageEncodeMs, prefillMs: prefillMs, decodeMs: Self.now() - tFirst,
+                                cachedTokens: reused)
     }
 }
