@@ -67,7 +67,13 @@ let package = Package(
         ], path: "Tests/LlavaTestSupport"),
         .testTarget(name: "LlavaCurationTests", dependencies: ["LlavaCuration", "LlavaTestSupport"]),
         .testTarget(name: "LlavaEvalTests", dependencies: ["LlavaEval", "LlavaTestSupport"]),
-        .testTarget(name: "LlavaServerTests", dependencies: ["LlavaServer", "LlavaModels", "LlavaGeneration", "LlavaCuration"]),
+        .testTarget(name: "LlavaServerTests", dependencies: [
+            "LlavaServer", "LlavaModels", "LlavaGeneration", "LlavaTokenizer", "LlavaVision",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats", "llava", "LlavaTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

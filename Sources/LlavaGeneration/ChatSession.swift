@@ -21,6 +21,8 @@ public final class ChatSession: @unchecked Sendable {   // used by one request a
     private var positions: [Position] = []            // what cache rows [0, cache.length) were computed from
     private var features: [(digest: String, value: Tensor)] = []   // most recent last
     private let maxCachedImages = 8
+    /// Images this session has run through the vision tower (a resent image is not counted again).
+    public private(set) var imagesEncoded = 0
 
     public init(model: LlavaModel, contextSize: Int) {
         generator = Generator(model: model)
@@ -56,6 +58,7 @@ public final class ChatSession: @unchecked Sendable {   // used by one request a
             return (hit.value, false)
         }
         let value = try generator.encodeImages([image.image])[0]
+        imagesEncoded += 1
         features.append((image.digest, value))
         if features.count > maxCachedImages { features.removeFirst() }
         return (value, true)
