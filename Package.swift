@@ -74,7 +74,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "LlavaCLITests", dependencies: ["LlavaFormats", "llava", "LlavaTestSupport"]),
+        .testTarget(name: "LlavaCLITests", dependencies: [
+            "LlavaFormats", "llava", "LlavaTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian libraries swift-llava links (OpenBLAS, libjpeg-turbo, libpng) when missing.
+# `--tests` adds what the tests use besides: headless Chromium for the web chat's browser test.
 set -euo pipefail
+packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev pkg-config)
+[ "${1:-}" = "--tests" ] && packages+=(chromium)
 need=()
-for pkg in libopenblas-dev libjpeg62-turbo-dev libpng-dev pkg-config; do
+for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -3,7 +3,7 @@
 # (if small) models, which debug builds make needlessly slow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --tests
 ./scripts/fetch-test-models.sh
 swift build -c release --build-tests
 swift test -c release --skip-build 2>&1 | tee .build/test-output.txt
