@@ -6,30 +6,13 @@ same history sent so that nothing can be reused — its system line starts diffe
 
     python3 Benchmarks/chat_reuse.py --model MODEL.gguf --mmproj MMPROJ.gguf --image photo.jpg --turns 3
 """
-import argparse, base64, json, os, subprocess, sys, time, urllib.request
+import argparse, base64
+
+from serve_client import start_server, stream_chat
 
 def ask(url, messages, max_tokens):
-    body = json.dumps({"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                       "stream_options": {"include_usage": True}}).encode()
-    req = urllib.request.Request(url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"})
-    t0 = time.perf_counter()
-    first, text, usage = None, "", {}
-    with urllib.request.urlopen(req, timeout=3600) as resp:
-        buffer = b""
-        for chunk in iter(lambda: resp.read1(65536), b""):
-            buffer += chunk
-            while b"\n\n" in buffer:
-                event, buffer = buffer.split(b"\n\n", 1)
-                if not event.startswith(b"data: ") or event == b"data: [DONE]":
-                    continue
-                data = json.loads(event[6:])
-                usage = data.get("usage") or usage
-                for choice in data.get("choices", []):
-                    piece = choice.get("delta", {}).get("content")
-                    if piece:
-                        first = first or time.perf_counter() - t0
-                        text += piece
-    return first or time.perf_counter() - t0, text, usage
+    first, _, text, usage = stream_chat(url, {"messages": messages, "max_tokens": max_tokens, "temperature": 0})
+    return first, text, usage
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,15 +22,7 @@ def main():
     ap.add_argument("--turns", type=int, default=3)
     ap.add_argument("--max-tokens", type=int, default=16)
     args = ap.parse_args()
-    binary = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "release", "llava")
-    cmd = [binary, "serve", "--model", os.path.expanduser(args.model), "--port", "0", "--parallel", "1"]
-    if args.mmproj:
-        cmd += ["--mmproj", os.path.expanduser(args.mmproj)]
-    server = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    line = server.stderr.readline()
-    if "http://" not in line:
-        sys.exit("llava serve did not start: " + line)
-    url = line.split("on ", 1)[1].split(" ")[0]
+    server, url = start_server(args.model, ["--parallel", "1"] + (["--mmproj", args.mmproj] if args.mmproj else []))
     questions = ["Describe this picture.", "What colours stand out?", "What might happen next?", "Summarise in one line.",
                  "Anything unusual?"]
     try:

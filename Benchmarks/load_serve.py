@@ -7,7 +7,9 @@ requests/s, latency (p50/p95), time to first token (p50/p95) and generated token
 
 starts `llava serve` (release build) on a free port, or measures a running server with --url.
 """
-import argparse, json, os, statistics, subprocess, sys, threading, time, urllib.request
+import argparse, json, sys, threading, time
+
+from serve_client import start_server, stream_chat
 
 def percentile(values, q):
     if not values:
@@ -18,28 +20,9 @@ def percentile(values, q):
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 def one_request(url, i, max_tokens):
-    body = json.dumps({"messages": [{"role": "user", "content": f"Tell me one fact about the number {i}."}],
-                       "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                       "stream_options": {"include_usage": True}}).encode()
-    req = urllib.request.Request(url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"})
-    t0 = time.perf_counter()
-    first = None
-    tokens = 0
-    with urllib.request.urlopen(req, timeout=600) as resp:
-        buffer = b""
-        for chunk in iter(lambda: resp.read1(65536), b""):
-            buffer += chunk
-            while b"\n\n" in buffer:
-                event, buffer = buffer.split(b"\n\n", 1)
-                if not event.startswith(b"data: ") or event == b"data: [DONE]":
-                    continue
-                data = json.loads(event[6:])
-                if data.get("usage"):
-                    tokens = data["usage"]["completion_tokens"]
-                for choice in data.get("choices", []):
-                    if choice.get("delta", {}).get("content") and first is None:
-                        first = time.perf_counter() - t0
-    return time.perf_counter() - t0, first if first is not None else float("nan"), tokens
+    first, total, _, usage = stream_chat(url, {"messages": [{"role": "user", "content": f"Tell me one fact about the number {i}."}],
+                                               "max_tokens": max_tokens, "temperature": 0})
+    return total, first, usage.get("completion_tokens", 0)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,14 +40,7 @@ def main():
     if not url:
         if not args.model:
             sys.exit("give --model (to start llava serve) or --url")
-        binary = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "release", "llava")
-        server = subprocess.Popen([binary, "serve", "--model", os.path.expanduser(args.model), "--port", "0",
-                                   "--parallel", str(args.parallel), "--queue", str(args.requests)],
-                                  stderr=subprocess.PIPE, text=True)
-        line = server.stderr.readline()
-        if "http://" not in line:
-            sys.exit("llava serve did not start: " + line)
-        url = line.split("on ", 1)[1].split(" ")[0]
+        server, url = start_server(args.model, ["--parallel", str(args.parallel), "--queue", str(args.requests)])
     try:
         results, lock, counter = [], threading.Lock(), [0]
         def client():
