@@ -60,6 +60,8 @@ struct EvalJudgeCommand: AsyncParsableCommand {
     @Option(help: "Reviews file (JSONL); with several judges, one file each: NAME.<judge>.jsonl.") var output: String
     @Option(help: "Requests in flight at once, per judge.") var concurrency: Int = 2
     @Option(help: "Extra judge calls when a reply's scores cannot be read.") var parseRetries: Int = 2
+    @Option(help: "max_tokens for each judgement (the scores come on the first line).") var maxTokens: Int = 1024
+    @Option(help: "Judge temperature.") var temperature: Double = 0.2
     @Option(help: "Seconds before a request is abandoned and retried.") var timeout: Double = 300
     @Option(help: "Retries per request on 429, 5xx, timeouts and dropped connections.") var maxRetries: Int = 6
     @Option(help: "First retry delay in seconds (doubles after, with jitter).") var retryDelay: Double = 1
@@ -74,8 +76,8 @@ struct EvalJudgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrorsAsync {
-            guard concurrency > 0, parseRetries >= 0, timeout > 0, maxRetries >= 0 else {
-                throw ValidationError("--concurrency and --timeout must be positive")
+            guard concurrency > 0, parseRetries >= 0, timeout > 0, maxRetries >= 0, maxTokens > 0, temperature >= 0 else {
+                throw ValidationError("--concurrency, --timeout and --max-tokens must be positive")
             }
             guard !model.isEmpty, endpoint.count == model.count || endpoint.count == 1 else {
                 throw ValidationError("give one --endpoint, or one --endpoint per --model")
@@ -94,6 +96,8 @@ struct EvalJudgeCommand: AsyncParsableCommand {
             var settings = JudgeSettings()
             settings.concurrency = concurrency
             settings.parseRetries = parseRetries
+            settings.maxTokens = maxTokens
+            settings.temperature = temperature
             var pending = 0
             for (i, name) in model.enumerated() {
                 var options = ChatClientOptions()
