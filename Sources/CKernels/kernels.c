@@ -14,6 +14,8 @@ static inline float fp16_to_fp32(uint16_t h) {
     float f; memcpy(&f, &bits, 4); return f;
 }
 
+float llava_half_to_float(uint16_t h) { return fp16_to_fp32(h); }
+
 static inline uint16_t fp32_to_fp16(float f) {   // round to nearest even
     uint32_t x; memcpy(&x, &f, 4);
     uint16_t sign = (x >> 16) & 0x8000;

@@ -6,21 +6,52 @@ import Dispatch
 import Foundation
 
 public final class QuantizedMatrix: @unchecked Sendable {
+    /// `rows`: ggml's row-major blocks. `q4_0x8`: Q4_0 regrouped eight rows at a time (CKernels q4_0x8.c), the
+    /// layout the fast VNNI products read; the same bytes per row.
+    public enum Layout: Sendable { case rows, q4_0x8 }
+
     public let type: GGMLType
     public let rows: Int
     public let cols: Int
     public let data: UnsafeRawPointer
+    public let layout: Layout
     private let owner: AnyObject?
 
-    public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer, owner: AnyObject?) {
+    public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer, owner: AnyObject?, layout: Layout = .rows) {
         precondition(cols % type.blockSize == 0, "row of \(cols) is not whole \(type) blocks")
-        self.type = type; self.rows = rows; self.cols = cols; self.data = data; self.owner = owner
+        self.type = type; self.rows = rows; self.cols = cols; self.data = data; self.owner = owner; self.layout = layout
     }
 
     public var rowBytes: Int { type.rowBytes(cols) }
 
     public func dequantizeRow(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
-        Dequantize.row(type, data + r * rowBytes, dst, count: cols)
+        switch layout {
+        case .rows: Dequantize.row(type, data + r * rowBytes, dst, count: cols)
+        case .q4_0x8: llava_dequantize_q4_0x8_row(data, Int32(r), Int32(cols), dst)
+        }
+    }
+
+    /// Owns a buffer this process allocated (a repacked copy).
+    final class Allocation: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        init(bytes: Int) { pointer = .allocate(byteCount: max(1, bytes), alignment: 64) }
+        deinit { pointer.deallocate() }
+    }
+
+    /// Q4_0 with a multiple of 8 rows, regrouped for the VNNI kernels; anything else comes back as it is. The source
+    /// (usually a mapped file) is read once and not touched again, so its pages need not stay in memory.
+    public func repackedForSpeed() -> QuantizedMatrix {
+        guard type == .q4_0, layout == .rows, rows % 8 == 0, rows > 0 else { return self }
+        let buffer = Allocation(bytes: rows * rowBytes)
+        let groups = rows / 8, chunks = min(groups, Parallel.threads * 4)
+        let per = (groups + chunks - 1) / chunks
+        let src = data, dst = buffer.pointer, rb = rowBytes, cols = self.cols
+        Parallel.forEach(chunks) { c in
+            let g0 = c * per, g1 = min(groups, g0 + per)
+            if g0 >= g1 { return }
+            llava_repack_q4_0x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols))
+        }
+        return QuantizedMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(dst), owner: buffer, layout: .q4_0x8)
     }
 }
 
@@ -100,6 +131,7 @@ public enum WeightMatrix: @unchecked Sendable {
 
     /// Q4_0 / Q4_1 / Q8_0 through the C kernels: the activation row quantised once, weight rows split over the cores.
     static func applyKernel(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
+        if w.layout == .q4_0x8 { return applyQ4_0x8(w, x, y, bias: bias) }
         let blocks = w.cols / 32
         let withSum = w.type == .q4_1
         let stride = blocks * (withSum ? 36 : 34)
@@ -118,6 +150,27 @@ public enum WeightMatrix: @unchecked Sendable {
             let lo = c * per, hi = min(w.rows, lo + per)
             if lo >= hi { return }
             llava_gemm_q(code, w.data, w.rowBytes, a, stride, Int32(tokens), out, w.rows, Int32(lo), Int32(hi), Int32(w.cols))
+        }
+        if let bias {
+            for t in 0..<tokens { for j in 0..<w.rows { out[t * w.rows + j] += bias[flat: j] } }
+        }
+    }
+
+    /// The regrouped Q4_0 layout: groups of 8 rows split over the cores, every token through each group's weights.
+    static func applyQ4_0x8(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
+        let stride = w.cols / 32 * 34
+        let tokens = x.flatRows
+        let acts = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * stride), alignment: 64)
+        defer { acts.deallocate() }
+        for t in 0..<tokens { llava_quantize_q8_0(x.data + t * w.cols, acts + t * stride, Int32(w.cols)) }
+        let groups = w.rows / 8
+        let chunks = min(Parallel.threads * 4, max(1, groups / 8))
+        let per = (groups + chunks - 1) / chunks
+        let a = UnsafeRawPointer(acts), out = y.data
+        Parallel.forEach(chunks) { c in
+            let g0 = c * per, g1 = min(groups, g0 + per)
+            if g0 >= g1 { return }
+            llava_gemm_q4_0x8(w.data, a, stride, Int32(tokens), out, w.rows, Int32(g0), Int32(g1), Int32(w.cols))
         }
         if let bias {
             for t in 0..<tokens { for j in 0..<w.rows { out[t * w.rows + j] += bias[flat: j] } }

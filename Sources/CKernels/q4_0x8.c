@@ -1,0 +1,181 @@
+// Q4_0 weights repacked eight rows at a time, and the matrix products on that layout (decode and prefill).
+// Layout of one group of 8 rows and one 32-weight block (144 bytes, the same 18 bytes a row as plain Q4_0):
+//   8 f16 scales (row 0..7), then two 64-byte chunks of nibbles. Chunk m holds vectors k = 2m (low nibbles) and
+//   k = 2m + 1 (high nibbles); in vector k, 4-byte lane l (0..15) holds row l / 2, weights 8k + 4 (l % 2) + 0..3.
+// So one AVX-512 VNNI dpbusd multiplies 8 rows x 8 weights by the same 8 activation bytes broadcast to every lane,
+// four of them cover the block, and one scale vector serves all 8 rows: a handful of instructions per 8 rows where
+// the row-by-row kernel needs a dozen per row. The idea is llama.cpp's (its q4_0 8x8 repacking); this code is ours.
+#include "kernels.h"
+#include <string.h>
+#include <math.h>
+
+enum { GROUP_BYTES_PER_BLOCK = 144 };
+
+static inline int nib(const uint8_t *qs, int j) { return j < 16 ? (qs[j] & 0x0F) : (qs[j - 16] >> 4); }
+
+/// Where weight j of row rr (0..7) of a block lives: chunk byte index and whether it is the high nibble.
+static inline void place(int rr, int j, int *byte, int *high) {
+    const int k = j / 8, within = j % 8;
+    const int lane = 2 * rr + within / 4, e = within % 4;
+    *byte = (k / 2) * 64 + lane * 4 + e;
+    *high = k % 2;
+}
+
+void llava_repack_q4_0x8(const void *src, size_t row_bytes, void *dst, int rows, int cols) {
+    const int nb = cols / 32;
+    const uint8_t *s = (const uint8_t *)src;
+    uint8_t *d = (uint8_t *)dst;
+    for (int g = 0; g < rows / 8; g++) {
+        for (int b = 0; b < nb; b++) {
+            uint8_t *o = d + ((size_t)g * nb + b) * GROUP_BYTES_PER_BLOCK;
+            memset(o + 16, 0, 128);
+            for (int rr = 0; rr < 8; rr++) {
+                const uint8_t *blk = s + (size_t)(8 * g + rr) * row_bytes + (size_t)18 * b;
+                memcpy(o + 2 * rr, blk, 2);
+                for (int j = 0; j < 32; j++) {
+                    int byte, high;
+                    place(rr, j, &byte, &high);
+                    o[16 + byte] |= (uint8_t)(nib(blk + 2, j) << (high ? 4 : 0));
+                }
+            }
+        }
+    }
+}
+
+void llava_dequantize_q4_0x8_row(const void *w, int row, int cols, float *out) {
+    const int nb = cols / 32, g = row / 8, rr = row % 8;
+    const uint8_t *base = (const uint8_t *)w;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *o = base + ((size_t)g * nb + b) * GROUP_BYTES_PER_BLOCK;
+        uint16_t h;
+        memcpy(&h, o + 2 * rr, 2);
+        const float scale = llava_half_to_float(h);
+        for (int j = 0; j < 32; j++) {
+            int byte, high;
+            place(rr, j, &byte, &high);
+            const int q = high ? (o[16 + byte] >> 4) : (o[16 + byte] & 0x0F);
+            out[32 * b + j] = (float)(q - 8) * scale;
+        }
+    }
+}
+
+/// The portable product: per row and block the exact integer sum, times the two scales.
+static void gemm_portable(const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                          int g0, int g1, int n) {
+    const int nb = n / 32;
+    for (int t = 0; t < tokens; t++) {
+        const uint8_t *a = acts + (size_t)t * act_stride;
+        for (int g = g0; g < g1; g++) {
+            float acc[8] = {0};
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *o = w + ((size_t)g * nb + b) * GROUP_BYTES_PER_BLOCK;
+                const uint8_t *ab = a + 34 * b;
+                uint16_t ha;
+                memcpy(&ha, ab, 2);
+                const float da = llava_half_to_float(ha);
+                const int8_t *ya = (const int8_t *)(ab + 2);
+                for (int rr = 0; rr < 8; rr++) {
+                    int sum = 0;
+                    for (int j = 0; j < 32; j++) {
+                        int byte, high;
+                        place(rr, j, &byte, &high);
+                        sum += ((high ? (o[16 + byte] >> 4) : (o[16 + byte] & 0x0F)) - 8) * ya[j];
+                    }
+                    uint16_t hw;
+                    memcpy(&hw, o + 2 * rr, 2);
+                    acc[rr] += (float)sum * (llava_half_to_float(hw) * da);
+                }
+            }
+            for (int rr = 0; rr < 8; rr++) y[(size_t)t * y_stride + 8 * g + rr] = acc[rr];
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define X8_FN __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma,f16c")))
+
+static int x8_state = -1;
+static int has_x8(void) {
+    if (x8_state < 0) {
+        __builtin_cpu_init();
+        x8_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
+    }
+    return x8_state;
+}
+
+enum { TOKENS_PER_PASS = 8 };
+
+// `tk` tokens (1..8) against groups g0..g1. Per block, the weights are unpacked once and used for every token;
+// per token the Q4_0 offset (-8) comes off in integers: 8 x the sum of the activations each lane covers.
+X8_FN static void gemm_x8(const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                          int g0, int g1, int n) {
+    const int nb = n / 32;
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    // Per token and block: the activation scale, and 8 x (sum over even lanes' weights, odd lanes' weights).
+    float *da = (float *)__builtin_alloca(sizeof(float) * (size_t)nb * TOKENS_PER_PASS);
+    int32_t *ys = (int32_t *)__builtin_alloca(sizeof(int32_t) * 2 * (size_t)nb * TOKENS_PER_PASS);
+    for (int t0 = 0; t0 < tokens; t0 += TOKENS_PER_PASS) {
+        const int tk = tokens - t0 < TOKENS_PER_PASS ? tokens - t0 : TOKENS_PER_PASS;
+        for (int t = 0; t < tk; t++) {
+            const uint8_t *a = acts + (size_t)(t0 + t) * act_stride;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *ab = a + 34 * b;
+                da[t * nb + b] = _cvtsh_ss(*(const uint16_t *)ab);
+                const int8_t *q = (const int8_t *)(ab + 2);
+                int even = 0, odd = 0;
+                for (int j = 0; j < 32; j++) { if ((j % 8) < 4) even += q[j]; else odd += q[j]; }
+                ys[2 * (t * nb + b)] = 8 * even;
+                ys[2 * (t * nb + b) + 1] = 8 * odd;
+            }
+        }
+        for (int g = g0; g < g1; g++) {
+            __m512 acc[TOKENS_PER_PASS];
+            for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = _mm512_setzero_ps();
+            const uint8_t *o = w + (size_t)g * nb * GROUP_BYTES_PER_BLOCK;
+            for (int b = 0; b < nb; b++, o += GROUP_BYTES_PER_BLOCK) {
+                const __m512 dw = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o))));
+                const __m512i c0 = _mm512_loadu_si512((const void *)(o + 16)), c1 = _mm512_loadu_si512((const void *)(o + 80));
+                const __m512i w0 = _mm512_and_si512(c0, low), w1 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
+                const __m512i w2 = _mm512_and_si512(c1, low), w3 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
+                for (int t = 0; t < tk; t++) {
+                    const uint8_t *ab = acts + (size_t)(t0 + t) * act_stride + 34 * b + 2;
+                    int64_t q0, q1, q2, q3;
+                    memcpy(&q0, ab, 8); memcpy(&q1, ab + 8, 8); memcpy(&q2, ab + 16, 8); memcpy(&q3, ab + 24, 8);
+                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_set1_epi64(q0));
+                    s = _mm512_dpbusd_epi32(s, w1, _mm512_set1_epi64(q1));
+                    s = _mm512_dpbusd_epi32(s, w2, _mm512_set1_epi64(q2));
+                    s = _mm512_dpbusd_epi32(s, w3, _mm512_set1_epi64(q3));
+                    const int32_t *yp = ys + 2 * (t * nb + b);
+                    s = _mm512_sub_epi32(s, _mm512_set1_epi64(((int64_t)(uint32_t)yp[1] << 32) | (uint32_t)yp[0]));
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[t * nb + b])), acc[t]);
+                }
+            }
+            for (int t = 0; t < tk; t++) {
+                float lanes[16];
+                _mm512_storeu_ps(lanes, acc[t]);
+                float *yt = y + (size_t)(t0 + t) * y_stride + 8 * g;
+                for (int rr = 0; rr < 8; rr++) yt[rr] = lanes[2 * rr] + lanes[2 * rr + 1];
+            }
+        }
+    }
+}
+#endif
+
+void llava_gemm_q4_0x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                       int g0, int g1, int n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (has_x8()) {
+        // Token passes of 8 inside, blocks of 64 tokens outside so the activations stay in L2.
+        for (int t = 0; t < tokens; t += 64) {
+            const int tk = tokens - t < 64 ? tokens - t : 64;
+            gemm_x8((const uint8_t *)w, (const uint8_t *)acts + (size_t)t * act_stride, act_stride, tk,
+                    y + (size_t)t * y_stride, y_stride, g0, g1, n);
+        }
+        return;
+    }
+#endif
+    gemm_portable((const uint8_t *)w, (const uint8_t *)acts, act_stride, tokens, y, y_stride, g0, g1, n);
+}

@@ -1,0 +1,51 @@
+// Q4_0 regrouped 8 rows at a time: the same weights (dequantised bit for bit) and the same products as the
+// row layout, up to float summation order.
+import Foundation
+import LlavaTensor
+import Testing
+
+@Suite struct RepackTests {
+    struct LCG { var s: UInt64; mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 } }
+
+    func randomQ4_0(rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
+        var rng = LCG(s: seed)
+        let values = (0..<rows * cols).map { _ in Float(Double(rng.next() % 20001) / 10000 - 1) }
+        let rowBytes = GGMLType.q4_0.rowBytes(cols)
+        var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
+        values.withUnsafeBufferPointer { v in
+            bytes.withUnsafeMutableBytes { b in
+                for r in 0..<rows { Quantize.row(.q4_0, v.baseAddress! + r * cols, b.baseAddress! + r * rowBytes, count: cols) }
+            }
+        }
+        return bytes
+    }
+
+    @Test func sameWeightsAndProducts() {
+        let rows = 24, cols = 320
+        let bytes = randomQ4_0(rows: rows, cols: cols, seed: 3)
+        bytes.withUnsafeBytes { raw in
+            let plain = QuantizedMatrix(type: .q4_0, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+            let packed = plain.repackedForSpeed()
+            #expect(packed.layout == .q4_0x8)
+            var a = [Float](repeating: 0, count: cols), b = a
+            for r in 0..<rows {
+                a.withUnsafeMutableBufferPointer { plain.dequantizeRow(r, into: $0.baseAddress!) }
+                b.withUnsafeMutableBufferPointer { packed.dequantizeRow(r, into: $0.baseAddress!) }
+                #expect(a == b, "row \(r)")
+            }
+            var rng = LCG(s: 9)
+            for tokens in [1, 3, 8, 13, 70] {
+                let x = Tensor(shape: [tokens, cols], values: (0..<tokens * cols).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) })
+                let y0 = WeightMatrix.quantized(plain).apply(x), y1 = WeightMatrix.quantized(packed).apply(x)
+                var worst: Float = 0
+                for i in 0..<y0.count { worst = max(worst, abs(y0.data[i] - y1.data[i]) / max(1, abs(y0.data[i]))) }
+                #expect(worst < 1e-5, "tokens \(tokens): \(worst)")
+            }
+        }
+        // Not Q4_0, or rows not a multiple of 8: kept as they are.
+        let odd = randomQ4_0(rows: 12, cols: 64, seed: 1)
+        odd.withUnsafeBytes { raw in
+            #expect(QuantizedMatrix(type: .q4_0, rows: 12, cols: 64, data: raw.baseAddress!, owner: nil).repackedForSpeed().layout == .rows)
+        }
+    }
+}
