@@ -6,9 +6,9 @@ import Dispatch
 import Foundation
 
 public final class QuantizedMatrix: @unchecked Sendable {
-    /// `rows`: ggml's row-major blocks. `q4_0x8`: Q4_0 regrouped eight rows at a time (CKernels q4_0x8.c), the
-    /// layout the fast VNNI products read; the same bytes per row.
-    public enum Layout: Sendable { case rows, q4_0x8 }
+    /// `rows`: ggml's row-major blocks. `grouped8`: Q4_0 or Q8_0 regrouped eight rows at a time (CKernels
+    /// grouped8.c), the layout the fast VNNI products read; the same bytes per row.
+    public enum Layout: Sendable { case rows, grouped8 }
 
     public let type: GGMLType
     public let rows: Int
@@ -27,7 +27,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public func dequantizeRow(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
         switch layout {
         case .rows: Dequantize.row(type, data + r * rowBytes, dst, count: cols)
-        case .q4_0x8: llava_dequantize_q4_0x8_row(data, Int32(r), Int32(cols), dst)
+        case .grouped8:
+            if type == .q8_0 { llava_dequantize_q8_0x8_row(data, Int32(r), Int32(cols), dst) }
+            else { llava_dequantize_q4_0x8_row(data, Int32(r), Int32(cols), dst) }
         }
     }
 
@@ -38,10 +40,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
         deinit { pointer.deallocate() }
     }
 
-    /// Q4_0 with a multiple of 8 rows, regrouped for the VNNI kernels; anything else comes back as it is. The source
-    /// (usually a mapped file) is read once and not touched again, so its pages need not stay in memory.
+    /// Q4_0 or Q8_0 with a multiple of 8 rows, regrouped for the VNNI kernels; anything else comes back as it is.
+    /// The source (usually a mapped file) is read once and not touched again, so its pages need not stay in memory.
     public func repackedForSpeed() -> QuantizedMatrix {
-        guard type == .q4_0, layout == .rows, rows % 8 == 0, rows > 0 else { return self }
+        guard type == .q4_0 || type == .q8_0, layout == .rows, rows % 8 == 0, rows > 0 else { return self }
+        let q8 = type == .q8_0
         let buffer = Allocation(bytes: rows * rowBytes)
         let groups = rows / 8, chunks = min(groups, Parallel.threads * 4)
         let per = (groups + chunks - 1) / chunks
@@ -49,9 +52,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
         Parallel.forEach(chunks) { c in
             let g0 = c * per, g1 = min(groups, g0 + per)
             if g0 >= g1 { return }
-            llava_repack_q4_0x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols))
+            if q8 { llava_repack_q8_0x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols)) }
+            else { llava_repack_q4_0x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols)) }
         }
-        return QuantizedMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(dst), owner: buffer, layout: .q4_0x8)
+        return QuantizedMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(dst), owner: buffer, layout: .grouped8)
     }
 }
 
@@ -131,7 +135,7 @@ public enum WeightMatrix: @unchecked Sendable {
 
     /// Q4_0 / Q4_1 / Q8_0 through the C kernels: the activation row quantised once, weight rows split over the cores.
     static func applyKernel(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
-        if w.layout == .q4_0x8 { return applyQ4_0x8(w, x, y, bias: bias) }
+        if w.layout == .grouped8 { return applyGrouped8(w, x, y, bias: bias) }
         let blocks = w.cols / 32
         let withSum = w.type == .q4_1
         let stride = blocks * (withSum ? 36 : 34)
@@ -156,8 +160,8 @@ public enum WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// The regrouped Q4_0 layout: groups of 8 rows split over the cores, every token through each group's weights.
-    static func applyQ4_0x8(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
+    /// The regrouped layout: groups of 8 rows split over the cores, every token through each group's weights.
+    static func applyGrouped8(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
         let stride = w.cols / 32 * 34
         let tokens = x.flatRows
         let acts = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * stride), alignment: 64)
@@ -170,7 +174,8 @@ public enum WeightMatrix: @unchecked Sendable {
         Parallel.forEach(chunks) { c in
             let g0 = c * per, g1 = min(groups, g0 + per)
             if g0 >= g1 { return }
-            llava_gemm_q4_0x8(w.data, a, stride, Int32(tokens), out, w.rows, Int32(g0), Int32(g1), Int32(w.cols))
+            if w.type == .q8_0 { llava_gemm_q8_0x8(w.data, a, stride, Int32(tokens), out, w.rows, Int32(g0), Int32(g1), Int32(w.cols)) }
+            else { llava_gemm_q4_0x8(w.data, a, stride, Int32(tokens), out, w.rows, Int32(g0), Int32(g1), Int32(w.cols)) }
         }
         if let bias {
             for t in 0..<tokens { for j in 0..<w.rows { out[t * w.rows + j] += bias[flat: j] } }

@@ -1,4 +1,4 @@
-// Q4_0 regrouped 8 rows at a time: the same weights (dequantised bit for bit) and the same products as the
+// Q4_0 and Q8_0 regrouped 8 rows at a time: the same weights (dequantised bit for bit) and the same products as the
 // row layout, up to float summation order.
 import Foundation
 import LlavaTensor
@@ -7,26 +7,27 @@ import Testing
 @Suite struct RepackTests {
     struct LCG { var s: UInt64; mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 } }
 
-    func randomQ4_0(rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
+    func randomMatrix(rows: Int, cols: Int, seed: UInt64, type: GGMLType = .q4_0) -> [UInt8] {
         var rng = LCG(s: seed)
         let values = (0..<rows * cols).map { _ in Float(Double(rng.next() % 20001) / 10000 - 1) }
-        let rowBytes = GGMLType.q4_0.rowBytes(cols)
+        let rowBytes = type.rowBytes(cols)
         var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
         values.withUnsafeBufferPointer { v in
             bytes.withUnsafeMutableBytes { b in
-                for r in 0..<rows { Quantize.row(.q4_0, v.baseAddress! + r * cols, b.baseAddress! + r * rowBytes, count: cols) }
+                for r in 0..<rows { Quantize.row(type, v.baseAddress! + r * cols, b.baseAddress! + r * rowBytes, count: cols) }
             }
         }
         return bytes
     }
 
-    @Test func sameWeightsAndProducts() {
+    @Test(arguments: [GGMLType.q4_0, .q8_0])
+    func sameWeightsAndProducts(_ type: GGMLType) {
         let rows = 24, cols = 320
-        let bytes = randomQ4_0(rows: rows, cols: cols, seed: 3)
+        let bytes = randomMatrix(rows: rows, cols: cols, seed: 3, type: type)
         bytes.withUnsafeBytes { raw in
-            let plain = QuantizedMatrix(type: .q4_0, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+            let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
             let packed = plain.repackedForSpeed()
-            #expect(packed.layout == .q4_0x8)
+            #expect(packed.layout == .grouped8)
             var a = [Float](repeating: 0, count: cols), b = a
             for r in 0..<rows {
                 a.withUnsafeMutableBufferPointer { plain.dequantizeRow(r, into: $0.baseAddress!) }
@@ -43,7 +44,7 @@ import Testing
             }
         }
         // Not Q4_0, or rows not a multiple of 8: kept as they are.
-        let odd = randomQ4_0(rows: 12, cols: 64, seed: 1)
+        let odd = randomMatrix(rows: 12, cols: 64, seed: 1)
         odd.withUnsafeBytes { raw in
             #expect(QuantizedMatrix(type: .q4_0, rows: 12, cols: 64, data: raw.baseAddress!, owner: nil).repackedForSpeed().layout == .rows)
         }

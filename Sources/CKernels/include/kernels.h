@@ -20,12 +20,17 @@ void llava_gemv_q4_0_q8_0(const void *w, size_t row_bytes, const void *a, float 
 void llava_gemv_q4_1_q8_1(const void *w, size_t row_bytes, const void *a, float *y, int r0, int r1, int n);
 void llava_gemv_q8_0_q8_0(const void *w, size_t row_bytes, const void *a, float *y, int r0, int r1, int n);
 
-// Q4_0 repacked 8 rows at a time (see q4_0x8.c): a faster layout for the matrix products, not ggml's order of
+// Q4_0 and Q8_0 repacked 8 rows at a time (see grouped8.c): a faster layout for the matrix products, not ggml's order of
 // sums, so it is for speed, not for llama.cpp parity. rows % 8 == 0; dst holds rows * row_bytes bytes.
 void llava_repack_q4_0x8(const void *src, size_t row_bytes, void *dst, int rows, int cols);
 void llava_dequantize_q4_0x8_row(const void *w, int row, int cols, float *out);
 // y[t * y_stride + r] for rows [8 g0, 8 g1) and `tokens` q8_0 activation rows `act_stride` bytes apart.
 void llava_gemm_q4_0x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                       int g0, int g1, int n);
+// Q8_0 the same way (weights stored + 128, unsigned).
+void llava_repack_q8_0x8(const void *src, size_t row_bytes, void *dst, int rows, int cols);
+void llava_dequantize_q8_0x8_row(const void *w, int row, int cols, float *out);
+void llava_gemm_q8_0x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
                        int g0, int g1, int n);
 // IEEE half to float (every value exact).
 float llava_half_to_float(uint16_t h);

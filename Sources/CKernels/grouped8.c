@@ -1,4 +1,4 @@
-// Q4_0 weights repacked eight rows at a time, and the matrix products on that layout (decode and prefill).
+// Q4_0 and Q8_0 weights repacked eight rows at a time, and the matrix products on that layout (decode, prefill).
 // Layout of one group of 8 rows and one 32-weight block (144 bytes, the same 18 bytes a row as plain Q4_0):
 //   8 f16 scales (row 0..7), then two 64-byte chunks of nibbles. Chunk m holds vectors k = 2m (low nibbles) and
 //   k = 2m + 1 (high nibbles); in vector k, 4-byte lane l (0..15) holds row l / 2, weights 8k + 4 (l % 2) + 0..3.
@@ -42,6 +42,41 @@ void llava_repack_q4_0x8(const void *src, size_t row_bytes, void *dst, int rows,
     }
 }
 
+// Q8_0 the same way: 8 scales, then four 64-byte vectors of weights stored as q + 128 (unsigned, for dpbusd),
+// vector k lane l holding row l / 2, weights 8k + 4 (l % 2) + 0..3. 272 bytes, 34 a row as plain Q8_0.
+enum { GROUP8_BYTES_PER_BLOCK = 272 };
+
+static inline int place8(int rr, int j) {
+    const int k = j / 8, within = j % 8;
+    return k * 64 + (2 * rr + within / 4) * 4 + within % 4;
+}
+
+void llava_repack_q8_0x8(const void *src, size_t row_bytes, void *dst, int rows, int cols) {
+    const int nb = cols / 32;
+    const uint8_t *s = (const uint8_t *)src;
+    uint8_t *d = (uint8_t *)dst;
+    for (int g = 0; g < rows / 8; g++)
+        for (int b = 0; b < nb; b++) {
+            uint8_t *o = d + ((size_t)g * nb + b) * GROUP8_BYTES_PER_BLOCK;
+            for (int rr = 0; rr < 8; rr++) {
+                const uint8_t *blk = s + (size_t)(8 * g + rr) * row_bytes + (size_t)34 * b;
+                memcpy(o + 2 * rr, blk, 2);
+                for (int j = 0; j < 32; j++) o[16 + place8(rr, j)] = (uint8_t)((int)(int8_t)blk[2 + j] + 128);
+            }
+        }
+}
+
+void llava_dequantize_q8_0x8_row(const void *w, int row, int cols, float *out) {
+    const int nb = cols / 32, g = row / 8, rr = row % 8;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *o = (const uint8_t *)w + ((size_t)g * nb + b) * GROUP8_BYTES_PER_BLOCK;
+        uint16_t h;
+        memcpy(&h, o + 2 * rr, 2);
+        const float scale = llava_half_to_float(h);
+        for (int j = 0; j < 32; j++) out[32 * b + j] = (float)(o[16 + place8(rr, j)] - 128) * scale;
+    }
+}
+
 void llava_dequantize_q4_0x8_row(const void *w, int row, int cols, float *out) {
     const int nb = cols / 32, g = row / 8, rr = row % 8;
     const uint8_t *base = (const uint8_t *)w;
@@ -59,16 +94,25 @@ void llava_dequantize_q4_0x8_row(const void *w, int row, int cols, float *out) {
     }
 }
 
+/// Weight j of row rr in a regrouped block, as the signed quant.
+static inline int quant_at(int type8, const uint8_t *o, int rr, int j) {
+    if (type8) return o[16 + place8(rr, j)] - 128;
+    int byte, high;
+    place(rr, j, &byte, &high);
+    return (high ? (o[16 + byte] >> 4) : (o[16 + byte] & 0x0F)) - 8;
+}
+
 /// The portable product: per row and block the exact integer sum, times the two scales.
-static void gemm_portable(const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+static void gemm_portable(int type8, const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
                           int g0, int g1, int n) {
+    const int block_bytes = type8 ? GROUP8_BYTES_PER_BLOCK : GROUP_BYTES_PER_BLOCK;
     const int nb = n / 32;
     for (int t = 0; t < tokens; t++) {
         const uint8_t *a = acts + (size_t)t * act_stride;
         for (int g = g0; g < g1; g++) {
             float acc[8] = {0};
             for (int b = 0; b < nb; b++) {
-                const uint8_t *o = w + ((size_t)g * nb + b) * GROUP_BYTES_PER_BLOCK;
+                const uint8_t *o = w + ((size_t)g * nb + b) * block_bytes;
                 const uint8_t *ab = a + 34 * b;
                 uint16_t ha;
                 memcpy(&ha, ab, 2);
@@ -76,11 +120,7 @@ static void gemm_portable(const uint8_t *w, const uint8_t *acts, size_t act_stri
                 const int8_t *ya = (const int8_t *)(ab + 2);
                 for (int rr = 0; rr < 8; rr++) {
                     int sum = 0;
-                    for (int j = 0; j < 32; j++) {
-                        int byte, high;
-                        place(rr, j, &byte, &high);
-                        sum += ((high ? (o[16 + byte] >> 4) : (o[16 + byte] & 0x0F)) - 8) * ya[j];
-                    }
+                    for (int j = 0; j < 32; j++) sum += quant_at(type8, o, rr, j) * ya[j];
                     uint16_t hw;
                     memcpy(&hw, o + 2 * rr, 2);
                     acc[rr] += (float)sum * (llava_half_to_float(hw) * da);
@@ -109,9 +149,11 @@ enum { TOKENS_PER_PASS = 8 };
 
 // `tk` tokens (1..8) against groups g0..g1. Per block, the weights are unpacked once and used for every token;
 // per token the Q4_0 offset (-8) comes off in integers: 8 x the sum of the activations each lane covers.
-X8_FN static void gemm_x8(const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
-                          int g0, int g1, int n) {
+X8_FN static inline __attribute__((always_inline))
+void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                  int g0, int g1, int n) {
     const int nb = n / 32;
+    const int block_bytes = type8 ? GROUP8_BYTES_PER_BLOCK : GROUP_BYTES_PER_BLOCK, offset = type8 ? 128 : 8;
     const __m512i low = _mm512_set1_epi8(0x0F);
     const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     // Per token and block: the activation scale, and 8 x (sum over even lanes' weights, odd lanes' weights).
@@ -127,19 +169,25 @@ X8_FN static void gemm_x8(const uint8_t *w, const uint8_t *acts, size_t act_stri
                 const int8_t *q = (const int8_t *)(ab + 2);
                 int even = 0, odd = 0;
                 for (int j = 0; j < 32; j++) { if ((j % 8) < 4) even += q[j]; else odd += q[j]; }
-                ys[2 * (t * nb + b)] = 8 * even;
-                ys[2 * (t * nb + b) + 1] = 8 * odd;
+                ys[2 * (t * nb + b)] = offset * even;
+                ys[2 * (t * nb + b) + 1] = offset * odd;
             }
         }
         for (int g = g0; g < g1; g++) {
             __m512 acc[TOKENS_PER_PASS];
             for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = _mm512_setzero_ps();
-            const uint8_t *o = w + (size_t)g * nb * GROUP_BYTES_PER_BLOCK;
-            for (int b = 0; b < nb; b++, o += GROUP_BYTES_PER_BLOCK) {
+            const uint8_t *o = w + (size_t)g * nb * block_bytes;
+            for (int b = 0; b < nb; b++, o += block_bytes) {
                 const __m512 dw = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o))));
-                const __m512i c0 = _mm512_loadu_si512((const void *)(o + 16)), c1 = _mm512_loadu_si512((const void *)(o + 80));
-                const __m512i w0 = _mm512_and_si512(c0, low), w1 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
-                const __m512i w2 = _mm512_and_si512(c1, low), w3 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
+                __m512i w0, w1, w2, w3;
+                if (type8) {
+                    w0 = _mm512_loadu_si512((const void *)(o + 16)); w1 = _mm512_loadu_si512((const void *)(o + 80));
+                    w2 = _mm512_loadu_si512((const void *)(o + 144)); w3 = _mm512_loadu_si512((const void *)(o + 208));
+                } else {
+                    const __m512i c0 = _mm512_loadu_si512((const void *)(o + 16)), c1 = _mm512_loadu_si512((const void *)(o + 80));
+                    w0 = _mm512_and_si512(c0, low); w1 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
+                    w2 = _mm512_and_si512(c1, low); w3 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
+                }
                 for (int t = 0; t < tk; t++) {
                     const uint8_t *ab = acts + (size_t)(t0 + t) * act_stride + 34 * b + 2;
                     int64_t q0, q1, q2, q3;
@@ -162,20 +210,38 @@ X8_FN static void gemm_x8(const uint8_t *w, const uint8_t *acts, size_t act_stri
         }
     }
 }
+X8_FN static void gemm_q4_0x8_avx512(const uint8_t *w, const uint8_t *a, size_t as, int tk, float *y, size_t ys, int g0, int g1, int n) {
+    gemm_x8_impl(0, w, a, as, tk, y, ys, g0, g1, n);
+}
+X8_FN static void gemm_q8_0x8_avx512(const uint8_t *w, const uint8_t *a, size_t as, int tk, float *y, size_t ys, int g0, int g1, int n) {
+    gemm_x8_impl(1, w, a, as, tk, y, ys, g0, g1, n);
+}
 #endif
 
-void llava_gemm_q4_0x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
-                       int g0, int g1, int n) {
+static void gemm_x8(int type8, const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                    int g0, int g1, int n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (has_x8()) {
         // Token passes of 8 inside, blocks of 64 tokens outside so the activations stay in L2.
         for (int t = 0; t < tokens; t += 64) {
             const int tk = tokens - t < 64 ? tokens - t : 64;
-            gemm_x8((const uint8_t *)w, (const uint8_t *)acts + (size_t)t * act_stride, act_stride, tk,
-                    y + (size_t)t * y_stride, y_stride, g0, g1, n);
+            const uint8_t *at = (const uint8_t *)acts + (size_t)t * act_stride;
+            float *yt = y + (size_t)t * y_stride;
+            if (type8) gemm_q8_0x8_avx512((const uint8_t *)w, at, act_stride, tk, yt, y_stride, g0, g1, n);
+            else gemm_q4_0x8_avx512((const uint8_t *)w, at, act_stride, tk, yt, y_stride, g0, g1, n);
         }
         return;
     }
 #endif
-    gemm_portable((const uint8_t *)w, (const uint8_t *)acts, act_stride, tokens, y, y_stride, g0, g1, n);
+    gemm_portable(type8, (const uint8_t *)w, (const uint8_t *)acts, act_stride, tokens, y, y_stride, g0, g1, n);
+}
+
+void llava_gemm_q4_0x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                       int g0, int g1, int n) {
+    gemm_x8(0, w, acts, act_stride, tokens, y, y_stride, g0, g1, n);
+}
+
+void llava_gemm_q8_0x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
+                       int g0, int g1, int n) {
+    gemm_x8(1, w, acts, act_stride, tokens, y, y_stride, g0, g1, n);
 }
