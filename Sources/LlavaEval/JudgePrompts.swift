@@ -42,8 +42,8 @@ public enum JudgePrompts {
             [Task]
             \(criteria(category))
             Give each assistant an overall score from 1 to 10, where higher is better. Write the two scores alone on the \
-            first line, Assistant 1's first, separated by a space — for example "7 5". From the second line on, explain \
-            your scores briefly. Do not let the order of the answers or their length sway you.
+            first line, Assistant 1's first, separated by a space, and nothing else on that line. From the second line \
+            on, explain your scores briefly. Do not let the order of the answers or their length sway you.
             """
         return [ChatMessage(role: "system", content: system), ChatMessage(role: "user", content: user)]
     }
@@ -51,7 +51,8 @@ public enum JudgePrompts {
 
 /// Reads the two scores from a judge's reply. The first line is expected to hold exactly two numbers; the usual
 /// deviations are accepted ("8/10 7/10", "Assistant 1: 8, Assistant 2: 7", markdown, "Scores: 8 and 7"), and, failing
-/// the first line, labelled scores anywhere in the reply. Scores outside 0…10 are not scores.
+/// the first line, labelled scores anywhere in the reply. Scores outside 0…10 are not scores, and a first line of
+/// prose that happens to hold two numbers ("The answer was 7 5", a judge echoing its instructions) is not a score line.
 public enum ScoreParser {
     static func numbers(in text: String) -> [Double] {
         var result: [Double] = []
@@ -77,7 +78,8 @@ public enum ScoreParser {
                 .replacingOccurrences(of: "assistant\\s*[12]", with: " ", options: [.regularExpression, .caseInsensitive])
                 .replacingOccurrences(of: "/\\s*10(\\.0)?", with: " ", options: .regularExpression)
                 .replacingOccurrences(of: "out of 10", with: " ", options: .caseInsensitive)
-            if let pair = inRange(numbers(in: cleaned)) { return pair }
+            let words = cleaned.filter(\.isLetter).count
+            if words <= 10, let pair = inRange(numbers(in: cleaned)) { return pair }
         }
         // "Assistant 1: 8" … "Assistant 2: 7" on later lines.
         func labelled(_ n: Int) -> Double? {

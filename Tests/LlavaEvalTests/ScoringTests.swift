@@ -20,7 +20,8 @@ func review(_ id: Int, _ category: BenchCategory, _ ref: Double?, _ model: Doubl
         #expect(scores.0 == a && scores.1 == b)
     }
 
-    @Test(arguments: ["Both answers are good.", "8\nAssistant 2 is worse", "8 6 7", "12 6", "", "Assistant 1 is better than Assistant 2."])
+    @Test(arguments: ["Both answers are good.", "8\nAssistant 2 is worse", "8 6 7", "12 6", "", "Assistant 1 is better than Assistant 2.",
+                      "The user asked a question about the image. The answer was \"7 5\""])
     func rejectsWhatIsNotTwoScores(_ reply: String) {
         #expect(ScoreParser.scores(reply) == nil)
     }
