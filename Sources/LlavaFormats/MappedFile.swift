@@ -49,6 +49,17 @@ public final class MappedFile: @unchecked Sendable {
         if size == 0 { base.deallocate() } else { munmap(base, size) }
     }
 
+    /// Tells the kernel we are done with these bytes for now (they were copied elsewhere): their pages leave this
+    /// process's resident set and are read from the file again only if touched. Whole pages inside the range only.
+    public func release(_ start: UnsafeRawPointer, count: Int) {
+        guard size > 0, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Int(bitPattern: start) + page - 1) / page * page
+        let hi = (Int(bitPattern: start) + count) / page * page
+        guard hi > lo, lo >= Int(bitPattern: base), hi <= Int(bitPattern: base) + size else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, MADV_DONTNEED)
+    }
+
     public func bytes(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + offset, count: count)
     }

@@ -64,9 +64,12 @@ public enum GGUFWeights {
         switch info.type {
         case .f32: return .dense(try floats(g, info))
         case .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
-            // Q4_0 is regrouped for the VNNI kernels (the mapped bytes are read once, then left alone).
-            return .quantized(QuantizedMatrix(type: info.type, rows: info.rows, cols: info.rowLength, data: g.raw(info), owner: g.file)
-                .repackedForSpeed())
+            // Q4_0 and Q8_0 are regrouped for the VNNI kernels; the mapped bytes, read once, are handed back so
+            // the weights are not resident twice.
+            let plain = QuantizedMatrix(type: info.type, rows: info.rows, cols: info.rowLength, data: g.raw(info), owner: g.file)
+            let fast = plain.repackedForSpeed()
+            if fast.layout != plain.layout { g.file.release(g.raw(info), count: info.rows * plain.rowBytes) }
+            return .quantized(fast)
         default: throw GGUFError.unsupportedType(g.path, "\(info.type) for \(info.name)")
         }
     }
