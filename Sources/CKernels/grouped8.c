@@ -21,25 +21,24 @@ static inline void place(int rr, int j, int *byte, int *high) {
     *high = k % 2;
 }
 
+// Follows from the layout: in chunk 0, row rr's 8 bytes hold weights i (low nibble) and 8 + i (high) for i < 8;
+// in chunk 1, weights 16 + i and 24 + i — which in a plain block are the high nibbles of bytes i and 8 + i.
 void llava_repack_q4_0x8(const void *src, size_t row_bytes, void *dst, int rows, int cols) {
     const int nb = cols / 32;
     const uint8_t *s = (const uint8_t *)src;
     uint8_t *d = (uint8_t *)dst;
-    for (int g = 0; g < rows / 8; g++) {
+    for (int g = 0; g < rows / 8; g++)
         for (int b = 0; b < nb; b++) {
             uint8_t *o = d + ((size_t)g * nb + b) * GROUP_BYTES_PER_BLOCK;
-            memset(o + 16, 0, 128);
             for (int rr = 0; rr < 8; rr++) {
-                const uint8_t *blk = s + (size_t)(8 * g + rr) * row_bytes + (size_t)18 * b;
+                const uint8_t *blk = s + (size_t)(8 * g + rr) * row_bytes + (size_t)18 * b, *qs = blk + 2;
                 memcpy(o + 2 * rr, blk, 2);
-                for (int j = 0; j < 32; j++) {
-                    int byte, high;
-                    place(rr, j, &byte, &high);
-                    o[16 + byte] |= (uint8_t)(nib(blk + 2, j) << (high ? 4 : 0));
+                for (int i = 0; i < 8; i++) {
+                    o[16 + rr * 8 + i] = (uint8_t)((qs[i] & 0x0F) | (qs[8 + i] << 4));
+                    o[80 + rr * 8 + i] = (uint8_t)((qs[i] >> 4) | (qs[8 + i] & 0xF0));
                 }
             }
         }
-    }
 }
 
 // Q8_0 the same way: 8 scales, then four 64-byte vectors of weights stored as q + 128 (unsigned, for dpbusd),
@@ -61,7 +60,8 @@ void llava_repack_q8_0x8(const void *src, size_t row_bytes, void *dst, int rows,
             for (int rr = 0; rr < 8; rr++) {
                 const uint8_t *blk = s + (size_t)(8 * g + rr) * row_bytes + (size_t)34 * b;
                 memcpy(o + 2 * rr, blk, 2);
-                for (int j = 0; j < 32; j++) o[16 + place8(rr, j)] = (uint8_t)((int)(int8_t)blk[2 + j] + 128);
+                for (int k = 0; k < 4; k++)   // place8(rr, 8k + i) = 64k + 8rr + i
+                    for (int i = 0; i < 8; i++) o[16 + 64 * k + 8 * rr + i] = (uint8_t)(blk[2 + 8 * k + i] ^ 0x80);
             }
         }
 }
