@@ -36,9 +36,11 @@ extension Attention {
         let batch = n >= 2
         // Zero probabilities past m add exact zeros, so the sums need only reach m rounded up to a step.
         let vecLen = min(vtStride, (m + 63) / 64 * 64), tinyLen = min(vtStride, (m + 15) / 16 * 16)
-        let row = UnsafeMutablePointer<Float>.allocate(capacity: padded)
-        defer { row.deallocate() }
-        for h in 0..<heads {
+        // Heads are independent: split them over the cores (each with its own score row), same sums in each.
+        let o0 = out.data
+        Parallel.forEach(heads) { h in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+            defer { row.deallocate() }
             let kvh = h / group
             for i in 0..<n {
                 let qi = q + i * heads * d + h * d
@@ -51,7 +53,7 @@ extension Attention {
                 }
                 GGMLNumerics.softmax(row, count: padded)
                 for j in 0..<padded { row[j] = HalfBits.round(row[j]) }
-                let o = out.data + i * heads * d + h * d
+                let o = o0 + i * heads * d + h * d
                 for e in 0..<d {
                     let vr = vt + (kvh * d + e) * vtStride
                     o[e] = batch ? llava_dot_f16_tiny(vr, row, Int32(tinyLen)) : llava_dot_f16_vec(vr, row, Int32(vecLen))
