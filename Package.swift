@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
@@ -30,7 +31,7 @@ let package = Package(
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Quantised dot products on CPU intrinsics (per-function target attributes, no unsafeFlags).
         .target(name: "CKernels"),
-        .target(name: "LlavaTensor", dependencies: ["COpenBLAS", "CKernels"]),
+        .target(name: "LlavaTensor", dependencies: ["COpenBLAS", "CKernels", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "LlavaFormats", dependencies: ["LlavaTensor"]),
         .target(name: "LlavaTokenizer", dependencies: ["LlavaFormats"]),
         .target(name: "LlavaVision", dependencies: ["LlavaTensor", "LlavaFormats", "CImageCodecs"]),

@@ -1,6 +1,7 @@
 // A weight matrix [rows = out, cols = in] either dense float32 (products through BLAS) or in a
 // ggml block format used in place from the mapped file (products through QuantDot, the
 // activation quantised as llama.cpp quantises it). No dequantised copy is ever kept.
+import Atomics
 import CKernels
 import Dispatch
 import Foundation
@@ -211,16 +212,22 @@ public enum Parallel {
     }
 }
 
-/// Workers that wait for a job, take indices from a shared counter, and report back.
+/// Workers that wait for a job, take indices from a shared counter, and report back. A decode step is hundreds of
+/// small parallel loops a few microseconds apart, so workers spin on the job counter for a while before they sleep,
+/// and the caller spins for them to finish: waking a sleeping thread costs more than most of those loops.
 final class WorkerPool: @unchecked Sendable {
     let workers: Int
+    private let generation = ManagedAtomic<Int>(0)
+    private let nextIndex = ManagedAtomic<Int>(0)
+    private let unfinished = ManagedAtomic<Int>(0)   // workers yet to report on the current job
+    private let sleepers = ManagedAtomic<Int>(0)
     private let cond = NSCondition()
-    private var generation = 0
+    private let runLock = NSLock()
+    // Written before `generation` is bumped (release) and read after it is seen (acquire).
     private var job: UncheckedSendable<(Int) -> Void>? = nil
     private var total = 0
-    private var nextIndex = 0
-    private var finished = 0
-    private let runLock = NSLock()
+    /// Polls of the job counter before a worker sleeps (some tens of microseconds).
+    static let spins = 50_000
 
     init(workers: Int) {
         self.workers = workers
@@ -231,47 +238,49 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    private func take() -> Int? {
-        cond.lock(); defer { cond.unlock() }
-        guard nextIndex < total else { return nil }
-        nextIndex += 1
-        return nextIndex - 1
-    }
-
     private func loop() {
         var seen = 0
         while true {
-            cond.lock()
-            while generation == seen { cond.wait() }
-            seen = generation
-            cond.unlock()
-            work()   // drops its reference to the job before reporting back
-            cond.lock()
-            finished += 1
-            cond.broadcast()
-            cond.unlock()
+            var polls = 0
+            while generation.load(ordering: .acquiring) == seen {
+                polls += 1
+                if polls < Self.spins { continue }
+                cond.lock()
+                sleepers.wrappingIncrement(ordering: .sequentiallyConsistent)
+                while generation.load(ordering: .sequentiallyConsistent) == seen { cond.wait() }
+                sleepers.wrappingDecrement(ordering: .sequentiallyConsistent)
+                cond.unlock()
+            }
+            seen = generation.load(ordering: .acquiring)
+            if let current = job {
+                while true {
+                    let i = nextIndex.loadThenWrappingIncrement(ordering: .relaxed)
+                    if i >= total { break }
+                    current.value(i)
+                }
+            }
+            unfinished.wrappingDecrement(ordering: .releasing)
         }
-    }
-
-    private func work() {
-        cond.lock()
-        let current = job
-        cond.unlock()
-        if let current { while let i = take() { current.value(i) } }
     }
 
     /// Runs body(0..<count) on the workers and the calling thread; returns when all are done.
     func run(_ count: Int, _ body: UncheckedSendable<(Int) -> Void>) {
         runLock.lock(); defer { runLock.unlock() }
+        job = body
+        total = count
+        nextIndex.store(0, ordering: .relaxed)
+        unfinished.store(workers, ordering: .relaxed)
         cond.lock()
-        job = body; total = count; nextIndex = 0; finished = 0; generation += 1
-        cond.broadcast()
+        generation.wrappingIncrement(ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 { cond.broadcast() }
         cond.unlock()
-        while let i = take() { body.value(i) }
-        cond.lock()
-        while finished < workers { cond.wait() }
+        while true {
+            let i = nextIndex.loadThenWrappingIncrement(ordering: .relaxed)
+            if i >= count { break }
+            body.value(i)
+        }
+        while unfinished.load(ordering: .acquiring) > 0 {}
         job = nil
-        cond.unlock()
     }
 }
 
