@@ -306,27 +306,37 @@ SIMD512_FN static inline float reduce16(__m512 v) {
     return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
 }
 
-SIMD512_FN static float dot_f16_vec_512(const float *x, const float *y, int n) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    const int np = n & ~63;
-    int i = 0;
-    for (; i < np; i += 64) {
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);
-        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), s2);
-        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), s3);
-    }
-    s0 = _mm512_add_ps(s0, s2); s1 = _mm512_add_ps(s1, s3); s0 = _mm512_add_ps(s0, s1);
-    double sum = (double)reduce16(s0);
-    for (; i < n; i++) sum += (double)(x[i] * y[i]);
-    return (float)sum;
-}
 
-SIMD512_FN static float dot_f16_tiny_512(const float *x, const float *y, int n) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + l), _mm512_loadu_ps(y + l), acc);
-    return reduce16(acc);
+// One body for K/V held as float32 (values that are f16 already) and as the f16 bits themselves: the half is
+// widened exactly on load, so both give the same sums.
+#define LOAD_F32(p) _mm512_loadu_ps(p)
+#define LOAD_H16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define AT_F32(p, i) ((p)[i])
+#define AT_H16(p, i) fp16_to_fp32((p)[i])
+#define DEFINE_DOT_512(SUFFIX, XT, LOADX, ATX)                                                          \
+F16_512_FN static float dot_vec_512_##SUFFIX(const XT *x, const float *y, int n) {                       \
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                         \
+    const int np = n & ~63;                                                                             \
+    int i = 0;                                                                                          \
+    for (; i < np; i += 64) {                                                                           \
+        s0 = _mm512_fmadd_ps(LOADX(x + i), _mm512_loadu_ps(y + i), s0);                                 \
+        s1 = _mm512_fmadd_ps(LOADX(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);                       \
+        s2 = _mm512_fmadd_ps(LOADX(x + i + 32), _mm512_loadu_ps(y + i + 32), s2);                       \
+        s3 = _mm512_fmadd_ps(LOADX(x + i + 48), _mm512_loadu_ps(y + i + 48), s3);                       \
+    }                                                                                                   \
+    s0 = _mm512_add_ps(s0, s2); s1 = _mm512_add_ps(s1, s3); s0 = _mm512_add_ps(s0, s1);                 \
+    double sum = (double)reduce16(s0);                                                                  \
+    for (; i < n; i++) sum += (double)(ATX(x, i) * y[i]);                                               \
+    return (float)sum;                                                                                  \
+}                                                                                                       \
+F16_512_FN static float dot_tiny_512_##SUFFIX(const XT *x, const float *y, int n) {                      \
+    __m512 acc = _mm512_setzero_ps();                                                                   \
+    for (int l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(LOADX(x + l), _mm512_loadu_ps(y + l), acc);  \
+    return reduce16(acc);                                                                               \
 }
+#define F16_512_FN __attribute__((target("avx512f,f16c")))
+DEFINE_DOT_512(f16, float, LOAD_F32, AT_F32)
+DEFINE_DOT_512(h16, uint16_t, LOAD_H16, AT_H16)
 
 // ggml_v_expf (AVX-512 form), instruction for instruction.
 SIMD512_FN static inline __m512 v_expf_512(__m512 x) {
@@ -406,30 +416,40 @@ static float reduce16_portable(const float v[16]) {
     return (t6[0] + t6[2]) + (t6[1] + t6[3]);
 }
 
-float llava_dot_f16_vec(const float *x, const float *y, int n) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (has_avx512()) return dot_f16_vec_512(x, y, n);
-#endif
-    float s[4][16] = {{0}};
-    const int np = n & ~63;
-    int i = 0;
-    for (; i < np; i += 64)
-        for (int j = 0; j < 4; j++)
-            for (int l = 0; l < 16; l++) s[j][l] = fmaf(x[i + 16 * j + l], y[i + 16 * j + l], s[j][l]);
-    for (int l = 0; l < 16; l++) { s[0][l] = s[0][l] + s[2][l]; s[1][l] = s[1][l] + s[3][l]; s[0][l] = s[0][l] + s[1][l]; }
-    double sum = (double)reduce16_portable(s[0]);
-    for (; i < n; i++) sum += (double)(x[i] * y[i]);
-    return (float)sum;
-}
 
-float llava_dot_f16_tiny(const float *x, const float *y, int n) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (has_avx512()) return dot_f16_tiny_512(x, y, n);
+#define X86_ONLY(code) code
+#else
+#define X86_ONLY(code)
+#define AT_F32(p, i) ((p)[i])
+#define AT_H16(p, i) fp16_to_fp32((p)[i])
 #endif
-    float acc[16] = {0};
-    for (int l = 0; l < n; l += 16)
-        for (int k = 0; k < 16; k++) acc[k] = fmaf(x[l + k], y[l + k], acc[k]);
-    return reduce16_portable(acc);
+#define DEFINE_DOT_PUBLIC(SUFFIX, XT, ATX)                                                               \
+float llava_dot_##SUFFIX##_vec(const XT *x, const float *y, int n) {                                    \
+    X86_ONLY(if (has_avx512()) return dot_vec_512_##SUFFIX(x, y, n);)                                   \
+    float s[4][16] = {{0}};                                                                             \
+    const int np = n & ~63;                                                                             \
+    int i = 0;                                                                                          \
+    for (; i < np; i += 64)                                                                             \
+        for (int j = 0; j < 4; j++)                                                                     \
+            for (int l = 0; l < 16; l++) s[j][l] = fmaf(ATX(x, i + 16 * j + l), y[i + 16 * j + l], s[j][l]); \
+    for (int l = 0; l < 16; l++) { s[0][l] = s[0][l] + s[2][l]; s[1][l] = s[1][l] + s[3][l]; s[0][l] = s[0][l] + s[1][l]; } \
+    double sum = (double)reduce16_portable(s[0]);                                                       \
+    for (; i < n; i++) sum += (double)(ATX(x, i) * y[i]);                                               \
+    return (float)sum;                                                                                  \
+}                                                                                                       \
+float llava_dot_##SUFFIX##_tiny(const XT *x, const float *y, int n) {                                   \
+    X86_ONLY(if (has_avx512()) return dot_tiny_512_##SUFFIX(x, y, n);)                                  \
+    float acc[16] = {0};                                                                                \
+    for (int l = 0; l < n; l += 16)                                                                     \
+        for (int k = 0; k < 16; k++) acc[k] = fmaf(ATX(x, l + k), y[l + k], acc[k]);                    \
+    return reduce16_portable(acc);                                                                      \
+}
+DEFINE_DOT_PUBLIC(f16, float, AT_F32)
+DEFINE_DOT_PUBLIC(h16, uint16_t, AT_H16)
+
+void llava_f32_to_f16(const float *src, uint16_t *dst, long n) {
+    for (long i = 0; i < n; i++) dst[i] = fp32_to_fp16(src[i]);
 }
 
 void llava_quantize_q8_0(const float *x, void *out, int n) {

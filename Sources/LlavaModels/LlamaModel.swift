@@ -26,26 +26,45 @@ public struct LlamaNumerics: Sendable, Equatable {
     public static let llamaCpp = LlamaNumerics(rope: .interleaved, llamaCppArithmetic: true)
 }
 
-/// Keys and values of every layer for the positions seen so far.
+/// Keys and values of every layer for the positions seen so far. The transformers path keeps float32 rows; the
+/// llama.cpp path keeps what llama.cpp keeps — IEEE half K rows and a half V transposed — which is also half the
+/// memory and half the bytes every decoded token reads. Storage for a layer is made on first use.
 public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     public private(set) var length = 0
-    let keys: [Tensor]    // per layer [capacity, kvHeads * headDim]
-    /// V as rows, per layer [capacity, kvHeads * headDim] — made on first use: the llama.cpp path keeps only V^T.
-    private var valueRows: [Tensor?]
     private let width: Int
-    /// V transposed, per layer [kvHeads * headDim, paddedCapacity], kept up to date as llama.cpp keeps
-    /// its V cache (for its attention order); zero past the positions used. Built on first use.
-    private(set) var valuesT: [Tensor?]
+    private var keyRows: [Tensor?]        // per layer [capacity, kvHeads * headDim]
+    private var valueRows: [Tensor?]      // per layer [capacity, kvHeads * headDim]
+    private var keyHalves: [HalfRows?]    // per layer [capacity, kvHeads * headDim], f16 bits
+    /// V transposed, per layer [kvHeads * headDim, paddedCapacity] in f16 bits, kept up to date as llama.cpp keeps
+    /// its V cache (for its attention order); zero past the positions used.
+    private var valuesT: [HalfRows?]
     public var paddedCapacity: Int { (capacity + 255) / 256 * 256 }
+
+    /// A zeroed buffer of f16 bits.
+    final class HalfRows: @unchecked Sendable {
+        let pointer: UnsafeMutablePointer<UInt16>
+        init(count: Int) {
+            pointer = .allocate(capacity: max(1, count))
+            pointer.initialize(repeating: 0, count: max(1, count))
+        }
+        deinit { pointer.deallocate() }
+    }
 
     public init(config: LlamaConfig, capacity: Int) {
         self.capacity = capacity
-        let w = config.kvHeads * config.headDim
-        keys = (0..<config.layers).map { _ in Tensor(zeros: [capacity, w]) }
-        valueRows = Array(repeating: nil, count: config.layers)
-        valuesT = Array(repeating: nil, count: config.layers)
-        width = w
+        width = config.kvHeads * config.headDim
+        keyRows = Array(repeating: nil, count: config.layers)
+        valueRows = keyRows
+        keyHalves = Array(repeating: nil, count: config.layers)
+        valuesT = keyHalves
+    }
+
+    func keys(_ layer: Int) -> Tensor {
+        if let t = keyRows[layer] { return t }
+        let t = Tensor(zeros: [capacity, width])
+        keyRows[layer] = t
+        return t
     }
 
     func values(_ layer: Int) -> Tensor {
@@ -55,13 +74,21 @@ public final class KVCache: @unchecked Sendable {
         return t
     }
 
-    /// Writes new V rows `v` [n, width] at positions [start, start + n) into layer `layer`'s transposed V.
-    func appendTransposed(layer: Int, start: Int, n: Int, rows v: UnsafePointer<Float>) -> Tensor {
-        let t = valuesT[layer] ?? Tensor(zeros: [width, paddedCapacity])
+    /// Writes K rows `k` [n, width] (values f16 already) at positions [start, start + n) as f16 bits.
+    func appendHalfKeys(layer: Int, start: Int, n: Int, rows k: UnsafePointer<Float>) -> UnsafePointer<UInt16> {
+        let t = keyHalves[layer] ?? HalfRows(count: capacity * width)
+        keyHalves[layer] = t
+        HalfBits.fromFloats(k, t.pointer + start * width, count: n * width)
+        return UnsafePointer(t.pointer)
+    }
+
+    /// Writes new V rows `v` [n, width] at positions [start, start + n) into layer `layer`'s transposed f16 V.
+    func appendTransposed(layer: Int, start: Int, n: Int, rows v: UnsafePointer<Float>) -> UnsafePointer<UInt16> {
+        let t = valuesT[layer] ?? HalfRows(count: width * paddedCapacity)
         valuesT[layer] = t
-        let dst = t.data, stride = paddedCapacity
-        for j in 0..<n { for e in 0..<width { dst[e * stride + start + j] = v[j * width + e] } }
-        return t
+        let dst = t.pointer, stride = paddedCapacity
+        for j in 0..<n { for e in 0..<width { dst[e * stride + start + j] = HalfBits.fromFloat(v[j * width + e]) } }
+        return UnsafePointer(dst)
     }
 
     /// Forgets everything after `length` positions (for reusing a shared prefix).
@@ -170,17 +197,20 @@ public final class LlamaModel: @unchecked Sendable {
                 Ops.roundToHalf(k.data, count: k.count)
                 Ops.roundToHalf(v.data, count: v.count)
             }
-            (cache.keys[i].data + start * kvd).update(from: k.data, count: n * kvd)
-            if !numerics.llamaCppArithmetic { (cache.values(i).data + start * kvd).update(from: v.data, count: n * kvd) }
             let scale = 1 / Float(c.headDim).squareRoot()
-            let a = numerics.llamaCppArithmetic
-                ? Attention.forwardGGML(q: q.data, k: cache.keys[i].data,
-                                        vt: cache.appendTransposed(layer: i, start: start, n: n, rows: v.data).data,
-                                        vtStride: cache.paddedCapacity, n: n, m: start + n,
-                                        heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)
-                : Attention.forward(q: q.data, k: cache.keys[i].data, v: cache.values(i).data,
-                                    n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                                    scale: scale, causal: true, queryStart: start)
+            let a: Tensor
+            if numerics.llamaCppArithmetic {
+                a = Attention.forwardGGML(q: q.data, k: cache.appendHalfKeys(layer: i, start: start, n: n, rows: k.data),
+                                          vt: cache.appendTransposed(layer: i, start: start, n: n, rows: v.data),
+                                          vtStride: cache.paddedCapacity, n: n, m: start + n,
+                                          heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)
+            } else {
+                (cache.keys(i).data + start * kvd).update(from: k.data, count: n * kvd)
+                (cache.values(i).data + start * kvd).update(from: v.data, count: n * kvd)
+                a = Attention.forward(q: q.data, k: cache.keys(i).data, v: cache.values(i).data,
+                                      n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                      scale: scale, causal: true, queryStart: start)
+            }
             trace?("kqv_out-\(i)", a)
             let attnOut = L.o.apply(a, bias: L.ob)
             trace?("attn_out-\(i)", attnOut)

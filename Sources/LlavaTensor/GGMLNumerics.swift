@@ -27,7 +27,7 @@ extension Attention {
     /// as llama.cpp's KV view is.
     /// `vt`: V transposed, [kvHeads * d] rows of `vtStride` (≥ m, zero past m).
     public static func forwardGGML(
-        q: UnsafePointer<Float>, k: UnsafePointer<Float>, vt: UnsafePointer<Float>, vtStride: Int,
+        q: UnsafePointer<Float>, k: UnsafePointer<UInt16>, vt: UnsafePointer<UInt16>, vtStride: Int,
         n: Int, m: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float, queryStart: Int
     ) -> Tensor {
         let out = Tensor(zeros: [n, heads * d])
@@ -48,7 +48,7 @@ extension Attention {
                 for j in 0..<padded {
                     if j >= m || j >= limit { row[j] = -.infinity; continue }
                     let kj = k + j * kvHeads * d + kvh * d
-                    let s = batch && d % 16 == 0 ? llava_dot_f16_tiny(kj, qi, Int32(d)) : llava_dot_f16_vec(kj, qi, Int32(d))
+                    let s = batch && d % 16 == 0 ? llava_dot_h16_tiny(kj, qi, Int32(d)) : llava_dot_h16_vec(kj, qi, Int32(d))
                     row[j] = s * scale
                 }
                 GGMLNumerics.softmax(row, count: padded)
@@ -56,7 +56,7 @@ extension Attention {
                 let o = o0 + i * heads * d + h * d
                 for e in 0..<d {
                     let vr = vt + (kvh * d + e) * vtStride
-                    o[e] = batch ? llava_dot_f16_tiny(vr, row, Int32(tinyLen)) : llava_dot_f16_vec(vr, row, Int32(vecLen))
+                    o[e] = batch ? llava_dot_h16_tiny(vr, row, Int32(tinyLen)) : llava_dot_h16_vec(vr, row, Int32(vecLen))
                 }
             }
         }

@@ -2,6 +2,8 @@
 // block format to float32, mirroring ggml-quants.c's dequantize_row_* (same arithmetic order
 // per element, so dequantised values are bit-identical).
 
+import CKernels
+
 public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9
     case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15
@@ -60,6 +62,11 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
 
 /// IEEE half <-> float32 (bit-exact), here so the kernels need nothing above this module.
 public enum HalfBits {
+    /// Many floats to f16 bits, rounding to nearest even (the C kernel).
+    public static func fromFloats(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
+        llava_f32_to_f16(src, dst, count)
+    }
+
     @inline(__always)
     public static func toFloat(_ h: UInt16) -> Float {
         let sign = UInt32(h & 0x8000) << 16

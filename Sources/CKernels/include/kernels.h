@@ -45,6 +45,11 @@ int llava_kernels_simd(void);
 // (ggml_vec_dot_f16, one query) — and one 16-lane accumulator over 16-element steps (tinyBLAS, a batch).
 float llava_dot_f16_vec(const float *x, const float *y, int n);
 float llava_dot_f16_tiny(const float *x, const float *y, int n);
+// The same two sums with x given as IEEE half bits (a K or V cache kept in f16): identical results.
+float llava_dot_h16_vec(const uint16_t *x, const float *y, int n);
+float llava_dot_h16_tiny(const uint16_t *x, const float *y, int n);
+// Float to IEEE half, rounding to nearest even.
+void llava_f32_to_f16(const float *src, uint16_t *dst, long n);
 
 // Many activation rows at once (prefill): acts holds `tokens` quantised rows `act_stride` bytes apart;
 // y[t * y_stride + r] for rows [r0, r1). Weight rows are taken 16 at a time so they stay in cache
