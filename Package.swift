@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(name: "LlavaServerTests", dependencies: [
             "LlavaServer", "LlavaModels", "LlavaGeneration", "LlavaTokenizer", "LlavaVision",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -30,12 +30,13 @@ func samples(_ folder: URL, _ kind: CurationKind) throws -> [InstructSample] {
             let key = request.key
             if key.hasPrefix("Alpha") && earlier == 0 { return .status(429, retryAfter: "0") }
             if key.hasPrefix("Bravo") && earlier < 2 { return .status(500) }
-            if key.hasPrefix("Charlie") && earlier == 0 { return .delayed(3, .completion(scriptedTeacherReply(request))) }
+            if key.hasPrefix("Charlie") && earlier == 0 { return .delayed(20, .completion(scriptedTeacherReply(request))) }
             if key.hasPrefix("Delta") && earlier == 0 { return .raw("<html>not json</html>") }
             if key.hasPrefix("Echo") { return .completion("I would rather not.") }
             return .completion(scriptedTeacherReply(request))
         }
-        let client = try fastClient(server, timeout: 0.5)
+        // A timeout well above what a loaded CI machine needs for an instant reply, well below Charlie's 20 s.
+        let client = try fastClient(server, timeout: 3)
         let out = try temporaryFolder()
         var settings = CurationSettings()
         settings.concurrency = 3
@@ -173,7 +174,7 @@ func samples(_ folder: URL, _ kind: CurationKind) throws -> [InstructSample] {
         var options = ChatClientOptions()
         options.backoffBase = 0.01
         options.maxRetries = 2
-        options.timeout = 0.5   // the connection pool keeps trying to connect until the request's deadline
+        options.timeout = 2   // a refused connection fails at once; the pool does not retry it (retryConnectionEstablishment)
         let client = try OpenAIChatClient(endpoint: "http://127.0.0.1:9/v1", model: "m", apiKey: nil, options: options)
         do {
             _ = try await client.complete([ChatMessage(role: "user", content: "hi")], temperature: nil, maxTokens: nil)

@@ -8,6 +8,7 @@ import LlavaGeneration
 import LlavaModels
 import LlavaServer
 import LlavaVision
+import Logging
 import LlavaTokenizer
 import NIOCore
 import NIOHTTP1
@@ -42,7 +43,9 @@ final class Harness: @unchecked Sendable {
         configure(&options)
         server = LlavaServer(model: model, options: options)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = server.application { port in continuation.yield(port); continuation.finish() }
+        var quiet = Logger(label: "test-server")
+        quiet.logLevel = .critical   // stopping by cancellation is expected here
+        let app = server.application(logger: quiet) { port in continuation.yield(port); continuation.finish() }
         task = Task { try await app.run() }
         var p = 0
         for await value in stream { p = value }
