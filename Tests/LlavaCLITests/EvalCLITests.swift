@@ -4,10 +4,12 @@ import Foundation
 import LlavaTestSupport
 import Testing
 
-/// `../shared/data` beside the repository (or LLAVA_SHARED_DATA): the original LLaVA release's data files.
+/// The original LLaVA release's data files: LLAVA_SHARED_DATA, else `../shared/data` beside the repository, else the
+/// workplace's `/work/shared/data`.
 let sharedData: URL? = {
     let candidates = [ProcessInfo.processInfo.environment["LLAVA_SHARED_DATA"].map { URL(fileURLWithPath: $0) },
-                      cliRoot.deletingLastPathComponent().appendingPathComponent("shared/data")].compactMap { $0 }
+                      cliRoot.deletingLastPathComponent().appendingPathComponent("shared/data"),
+                      URL(fileURLWithPath: "/work/shared/data")].compactMap { $0 }
     return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("playground/data/coco2014_val_qa_eval/qa90_questions.jsonl").path) }
 }()
 
