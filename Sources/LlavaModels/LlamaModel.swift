@@ -39,7 +39,8 @@ public final class KVCache: @unchecked Sendable {
     /// V transposed, per layer [kvHeads * headDim, paddedCapacity] in f16 bits, kept up to date as llama.cpp keeps
     /// its V cache (for its attention order); zero past the positions used.
     private var valuesT: [HalfRows?]
-    public var paddedCapacity: Int { (capacity + 255) / 256 * 256 }
+    /// Rows of V^T are padded only as far as the attention sums read (whole 64-element steps).
+    public var paddedCapacity: Int { (capacity + 63) / 64 * 64 }
 
     /// A zeroed buffer of f16 bits.
     final class HalfRows: @unchecked Sendable {

@@ -16,12 +16,16 @@ public struct VisionPart: @unchecked Sendable {
     /// Indices into the tower's hidden states (0 = embeddings after pre_layrnorm), concatenated.
     public let featureLayers: [Int]
     public let featureSelect: FeatureSelect
+    /// A mapped file holding the vision weights alone (an mmproj GGUF): its pages are handed back after each image,
+    /// so they count in resident memory only while an image is being encoded.
+    public let ownFile: MappedFile?
 
     public init(tower: CLIPVisionTower, projector: Projector, processor: CLIPImageProcessor,
-                featureLayers: [Int], featureSelect: FeatureSelect) {
+                featureLayers: [Int], featureSelect: FeatureSelect, ownFile: MappedFile? = nil) {
         self.tower = tower; self.projector = projector; self.processor = processor
         self.featureLayers = featureLayers.map { $0 < 0 ? tower.config.layers + 1 + $0 : $0 }
         self.featureSelect = featureSelect
+        self.ownFile = ownFile
     }
 
     public var tokensPerImage: Int { tower.config.positions - (featureSelect == .default ? 1 : 0) }
@@ -40,7 +44,9 @@ public struct VisionPart: @unchecked Sendable {
                 (selected.data + r * d * k + j * d).update(from: s.data + (r + skip) * d, count: d)
             }
         }
-        return projector(selected)
+        let projected = projector(selected)
+        if let ownFile { ownFile.release(UnsafeRawPointer(ownFile.base), count: ownFile.size) }
+        return projected
     }
 }
 

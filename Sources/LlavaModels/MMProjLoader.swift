@@ -98,6 +98,6 @@ public enum MMProjLoader {
         if let std = m["clip.vision.image_std"]?.array?.compactMap({ $0.double.map(Float.init) }), std.count == 3 { improc.std = std }
         improc.doPad = m["clip.vision.image_aspect_ratio"]?.string == "pad"
         return VisionPart(tower: tower, projector: projector, processor: CLIPImageProcessor(config: improc),
-                          featureLayers: feature, featureSelect: select)
+                          featureLayers: feature, featureSelect: select, ownFile: g.file)
     }
 }
