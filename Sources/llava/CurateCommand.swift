@@ -29,24 +29,22 @@ struct CurateRunCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated: conversation,detail,complex.") var kinds: String = "conversation,detail,complex"
     @Option(help: "OpenAI-compatible API base URL, e.g. http://127.0.0.1:8080/v1.") var endpoint: String
     @Option(help: "Model name sent to the endpoint.") var model: String
-    @Option(help: "Environment variable holding the API key.") var apiKeyEnv: String?
     @Option(help: "Prompt folder in the original LLaVA layout (conversation/, detail_description/, complex_reasoning/).") var prompts: String?
     @Option(help: "Requests in flight at once.") var concurrency: Int = 4
     @Option(help: "Only the first N images.") var limit: Int?
     @Option(help: "Seed for <image> placement and instruction choice.") var seed: UInt64 = 0
     @Option(help: "Sampling temperature sent to the teacher (its default if unset).") var temperature: Double?
     @Option(help: "max_tokens sent to the teacher.") var maxTokens: Int = 1024
-    @Option(help: "Seconds before a request is abandoned and retried.") var timeout: Double = 300
-    @Option(help: "Retries per request on 429, 5xx, timeouts and dropped connections.") var maxRetries: Int = 6
-    @Option(help: "First retry delay in seconds (doubles after, with jitter).") var retryDelay: Double = 1
+    @OptionGroup var client: ChatClientArguments
     @Option(help: "Output folder: conversation.json, detail.json, complex.json, stats.json, journal.jsonl.") var output: String
     @Flag(help: "Print the run's stats as JSON on stdout at the end.") var json = false
 
     func run() async throws {
         try await runReportingErrorsAsync {
-            guard concurrency > 0, maxTokens > 0, timeout > 0, maxRetries >= 0, retryDelay >= 0 else {
-                throw ValidationError("--concurrency, --max-tokens and --timeout must be positive")
+            guard concurrency > 0, maxTokens > 0 else {
+                throw ValidationError("--concurrency and --max-tokens must be positive")
             }
+            try client.check()
             var kindList: [CurationKind] = []
             for name in kinds.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
                 guard let kind = CurationKind(rawValue: name) else {
@@ -74,34 +72,23 @@ struct CurateRunCommand: AsyncParsableCommand {
             settings.maxTokens = maxTokens
             if let prompts { settings.prompts = try PromptSet.load(root: URL(fileURLWithPath: prompts), kinds: kindList) }
 
-            var apiKey: String?
-            if let apiKeyEnv {
-                guard let value = ProcessInfo.processInfo.environment[apiKeyEnv], !value.isEmpty else {
-                    throw CurationError.badArgument("environment variable \(apiKeyEnv) (--api-key-env) is not set")
-                }
-                apiKey = value
-            }
-            var options = ChatClientOptions()
-            options.timeout = timeout
-            options.maxRetries = maxRetries
-            options.backoffBase = retryDelay
-            options.connections = concurrency
-            let client = try OpenAIChatClient(endpoint: endpoint, model: model, apiKey: apiKey, options: options)
+            let chat = try OpenAIChatClient(endpoint: endpoint, model: model, apiKey: try client.apiKey(),
+                                            options: client.options(connections: concurrency))
 
             let bar = ProgressBar(label: "curate", unit: "req")
             let summary: CurationSummary
             do {
                 summary = try await CurationPipeline.run(
-                    images: images, settings: settings, client: client, meter: client.meter,
+                    images: images, settings: settings, client: chat, meter: chat.meter,
                     output: URL(fileURLWithPath: output)) { p in
                         bar.update(done: p.done, total: p.total,
                                    extra: "rejected \(p.rejected) · failed \(p.failed) · \(p.completionTokens) tokens out")
                     }
             } catch {
-                await client.shutdown()
+                await chat.shutdown()
                 throw error
             }
-            await client.shutdown()
+            await chat.shutdown()
             let done = summary.samples.values.reduce(0, +) + summary.rejected.values.reduce(0, +)
             bar.update(done: done, total: done + summary.pending, extra: "rejected \(summary.rejected.values.reduce(0, +))", final: true)
             let counts = kindList.map { "\($0.rawValue) \(summary.samples[$0.rawValue] ?? 0)" }.joined(separator: ", ")

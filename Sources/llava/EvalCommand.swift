@@ -56,15 +56,12 @@ struct EvalJudgeCommand: AsyncParsableCommand {
     @Option(help: "The model's answers (JSONL: question_id, text), Assistant 2.") var answers: String
     @Option(help: "Judge API base URL; repeat to pair with each --model.") var endpoint: [String]
     @Option(help: "Judge model name; repeat for several judges.") var model: [String]
-    @Option(help: "Environment variable holding the API key (for every judge).") var apiKeyEnv: String?
     @Option(help: "Reviews file (JSONL); with several judges, one file each: NAME.<judge>.jsonl.") var output: String
     @Option(help: "Requests in flight at once, per judge.") var concurrency: Int = 2
     @Option(help: "Extra judge calls when a reply's scores cannot be read.") var parseRetries: Int = 2
     @Option(help: "max_tokens for each judgement (the scores come on the first line).") var maxTokens: Int = 1024
     @Option(help: "Judge temperature.") var temperature: Double = 0.2
-    @Option(help: "Seconds before a request is abandoned and retried.") var timeout: Double = 300
-    @Option(help: "Retries per request on 429, 5xx, timeouts and dropped connections.") var maxRetries: Int = 6
-    @Option(help: "First retry delay in seconds (doubles after, with jitter).") var retryDelay: Double = 1
+    @OptionGroup var client: ChatClientArguments
 
     /// Several judges write next to each other: reviews.jsonl → reviews.<judge>.jsonl.
     static func outputPath(_ output: String, judge: String, many: Bool) -> URL {
@@ -76,9 +73,10 @@ struct EvalJudgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrorsAsync {
-            guard concurrency > 0, parseRetries >= 0, timeout > 0, maxRetries >= 0, maxTokens > 0, temperature >= 0 else {
-                throw ValidationError("--concurrency, --timeout and --max-tokens must be positive")
+            guard concurrency > 0, parseRetries >= 0, maxTokens > 0, temperature >= 0 else {
+                throw ValidationError("--concurrency and --max-tokens must be positive")
             }
+            try client.check()
             guard !model.isEmpty, endpoint.count == model.count || endpoint.count == 1 else {
                 throw ValidationError("give one --endpoint, or one --endpoint per --model")
             }
@@ -86,13 +84,7 @@ struct EvalJudgeCommand: AsyncParsableCommand {
             let ctx = try EvalContext.load(URL(fileURLWithPath: context))
             let refs = try EvalAnswer.load(URL(fileURLWithPath: reference))
             let ans = try EvalAnswer.load(URL(fileURLWithPath: answers))
-            var apiKey: String?
-            if let apiKeyEnv {
-                guard let v = ProcessInfo.processInfo.environment[apiKeyEnv], !v.isEmpty else {
-                    throw EvalError("environment variable \(apiKeyEnv) (--api-key-env) is not set")
-                }
-                apiKey = v
-            }
+            let apiKey = try client.apiKey()
             var settings = JudgeSettings()
             settings.concurrency = concurrency
             settings.parseRetries = parseRetries
@@ -100,24 +92,21 @@ struct EvalJudgeCommand: AsyncParsableCommand {
             settings.temperature = temperature
             var pending = 0
             for (i, name) in model.enumerated() {
-                var options = ChatClientOptions()
-                options.timeout = timeout; options.maxRetries = maxRetries; options.backoffBase = retryDelay
-                options.connections = concurrency
-                let client = try OpenAIChatClient(endpoint: endpoint.count == 1 ? endpoint[0] : endpoint[i], model: name,
-                                                  apiKey: apiKey, options: options)
+                let chat = try OpenAIChatClient(endpoint: endpoint.count == 1 ? endpoint[0] : endpoint[i], model: name,
+                                                apiKey: apiKey, options: client.options(connections: concurrency))
                 let path = Self.outputPath(output, judge: name, many: model.count > 1)
                 let bar = ProgressBar(label: "judge \(name)", unit: "q")
                 let outcome: JudgeOutcome
                 do {
                     outcome = try await Judge.run(questions: qs, context: ctx, references: refs, answers: ans, judgeName: name,
-                                                  client: client, settings: settings, output: path) { p in
+                                                  client: chat, settings: settings, output: path) { p in
                         bar.update(done: p.done, total: p.total, extra: "failed \(p.failed)")
                     }
                 } catch {
-                    await client.shutdown()
+                    await chat.shutdown()
                     throw error
                 }
-                await client.shutdown()
+                await chat.shutdown()
                 let failed = outcome.reviews.filter { $0.status == .failed }.count
                 bar.update(done: outcome.reviews.count, total: qs.count, extra: "failed \(failed)", final: true)
                 FileHandle.standardError.write(Data("judge \(name): \(outcome.reviews.count - failed) scored, \(failed) failed → \(path.path)\n".utf8))
