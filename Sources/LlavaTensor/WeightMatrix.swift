@@ -134,9 +134,9 @@ public enum WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// Q4_0 / Q4_1 / Q8_0 through the C kernels: the activation row quantised once, weight rows split over the cores.
+    /// Q4_0 / Q4_1 / Q8_0 through the C kernels: the activation rows quantised once, weight rows split over the
+    /// cores — in whole groups of 8 when the matrix is regrouped (every token then goes through each group's weights).
     static func applyKernel(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
-        if w.layout == .grouped8 { return applyGrouped8(w, x, y, bias: bias) }
         let blocks = w.cols / 32
         let withSum = w.type == .q4_1
         let stride = blocks * (withSum ? 36 : 34)
@@ -147,36 +147,20 @@ public enum WeightMatrix: @unchecked Sendable {
             let xr = x.data + t * w.cols, dst = acts + t * stride
             if withSum { llava_quantize_q8_1(xr, dst, Int32(w.cols)) } else { llava_quantize_q8_0(xr, dst, Int32(w.cols)) }
         }
+        let grouped = w.layout == .grouped8
+        let units = grouped ? w.rows / 8 : w.rows   // groups of 8 rows, or rows
         let code: Int32 = w.type == .q4_0 ? 0 : w.type == .q4_1 ? 1 : 2
         let chunks = min(Parallel.threads * 4, max(1, w.rows / 64))
-        let per = (w.rows + chunks - 1) / chunks
+        let per = (units + chunks - 1) / chunks
         let a = UnsafeRawPointer(acts), out = y.data
         Parallel.forEach(chunks) { c in
-            let lo = c * per, hi = min(w.rows, lo + per)
+            let lo = Int32(c * per), hi = Int32(min(units, c * per + per))
             if lo >= hi { return }
-            llava_gemm_q(code, w.data, w.rowBytes, a, stride, Int32(tokens), out, w.rows, Int32(lo), Int32(hi), Int32(w.cols))
-        }
-        if let bias {
-            for t in 0..<tokens { for j in 0..<w.rows { out[t * w.rows + j] += bias[flat: j] } }
-        }
-    }
-
-    /// The regrouped layout: groups of 8 rows split over the cores, every token through each group's weights.
-    static func applyGrouped8(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
-        let stride = w.cols / 32 * 34
-        let tokens = x.flatRows
-        let acts = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * stride), alignment: 64)
-        defer { acts.deallocate() }
-        for t in 0..<tokens { llava_quantize_q8_0(x.data + t * w.cols, acts + t * stride, Int32(w.cols)) }
-        let groups = w.rows / 8
-        let chunks = min(Parallel.threads * 4, max(1, groups / 8))
-        let per = (groups + chunks - 1) / chunks
-        let a = UnsafeRawPointer(acts), out = y.data
-        Parallel.forEach(chunks) { c in
-            let g0 = c * per, g1 = min(groups, g0 + per)
-            if g0 >= g1 { return }
-            if w.type == .q8_0 { llava_gemm_q8_0x8(w.data, a, stride, Int32(tokens), out, w.rows, Int32(g0), Int32(g1), Int32(w.cols)) }
-            else { llava_gemm_q4_0x8(w.data, a, stride, Int32(tokens), out, w.rows, Int32(g0), Int32(g1), Int32(w.cols)) }
+            switch (grouped, w.type) {
+            case (true, .q8_0): llava_gemm_q8_0x8(w.data, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
+            case (true, _): llava_gemm_q4_0x8(w.data, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
+            case (false, _): llava_gemm_q(code, w.data, w.rowBytes, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
+            }
         }
         if let bias {
             for t in 0..<tokens { for j in 0..<w.rows { out[t * w.rows + j] += bias[flat: j] } }
