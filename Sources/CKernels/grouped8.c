@@ -11,8 +11,6 @@
 
 enum { GROUP_BYTES_PER_BLOCK = 144 };
 
-static inline int nib(const uint8_t *qs, int j) { return j < 16 ? (qs[j] & 0x0F) : (qs[j - 16] >> 4); }
-
 /// Where weight j of row rr (0..7) of a block lives: chunk byte index and whether it is the high nibble.
 static inline void place(int rr, int j, int *byte, int *high) {
     const int k = j / 8, within = j % 8;
