@@ -43,6 +43,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .target(name: "LlavaTraining", dependencies: ["LlavaTensor", "LlavaFormats", "LlavaTokenizer", "LlavaVision", "LlavaModels"]),
         .target(name: "LlavaEval", dependencies: ["LlavaFormats", "LlavaModels", "LlavaGeneration", "LlavaCuration"]),
         .target(name: "LlavaServer", dependencies: [
             "LlavaModels", "LlavaGeneration",
@@ -52,7 +53,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "llava", dependencies: [
-            "LlavaGeneration", "LlavaModels", "LlavaCuration", "LlavaEval", "LlavaServer",
+            "LlavaGeneration", "LlavaModels", "LlavaCuration", "LlavaEval", "LlavaServer", "LlavaTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LlavaTensorTests", dependencies: ["LlavaTensor"]),
@@ -67,6 +68,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/LlavaTestSupport"),
         .testTarget(name: "LlavaCurationTests", dependencies: ["LlavaCuration", "LlavaTestSupport"]),
+        .testTarget(name: "LlavaTrainingTests", dependencies: ["LlavaTraining", "LlavaModels", "LlavaFormats", "LlavaTensor"]),
         .testTarget(name: "LlavaEvalTests", dependencies: ["LlavaEval", "LlavaTestSupport"]),
         .testTarget(name: "LlavaServerTests", dependencies: [
             "LlavaServer", "LlavaModels", "LlavaGeneration", "LlavaTokenizer", "LlavaVision",

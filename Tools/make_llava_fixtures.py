@@ -116,14 +116,16 @@ def train_tokenizer(kind):
     return data
 
 
-def write_tokenizer(folder, data):
+def write_tokenizer(folder, data, legacy):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "tokenizer.json"), "w") as f:
         json.dump(data, f, ensure_ascii=False, indent=1)
     with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
         json.dump({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
                    "add_bos_token": True, "add_eos_token": False, "model_max_length": 4096,
-                   "tokenizer_class": "LlamaTokenizer", "legacy": False}, f, indent=1)
+                   "tokenizer_class": "LlamaTokenizer",
+                   # the LLaVA masking rule reads it: the "legacy" normalizer prepends ▁ after special tokens too
+                   "legacy": legacy}, f, indent=1)
 
 
 def make_images():
@@ -217,7 +219,7 @@ def build(cfg, tok_data, images):
     folder = os.path.join(ROOT, cfg["name"])
     if os.path.exists(folder):
         shutil.rmtree(folder)
-    write_tokenizer(folder, tok_data)
+    write_tokenizer(folder, tok_data, cfg["tokenizer"] == "legacy")
     n_vocab = len(tok_data["model"]["vocab"]) + 2
     image_token = len(tok_data["model"]["vocab"])
     vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=cfg["vlayers"],
@@ -354,7 +356,7 @@ def main():
     cases = {}
     for kind, data in toks.items():
         folder = os.path.join(ROOT, "tokenizer-" + kind)
-        write_tokenizer(folder, data)
+        write_tokenizer(folder, data, kind == "legacy")
         tk = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
         fast = PreTrainedTokenizerFast(tokenizer_file=os.path.join(folder, "tokenizer.json"))
         cases[kind] = []

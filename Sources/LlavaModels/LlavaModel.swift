@@ -32,6 +32,14 @@ public struct VisionPart: @unchecked Sendable {
 
     /// Projected features of one image.  pixels [3, H, W] -> [tokensPerImage, textHidden]
     public func features(pixels: Tensor) -> Tensor {
+        let projected = projector(selectedFeatures(pixels: pixels))
+        if let ownFile { ownFile.release(UnsafeRawPointer(ownFile.base), count: ownFile.size) }
+        return projected
+    }
+
+    /// The tower's selected hidden states, before the projector (what training caches, the tower being frozen).
+    /// pixels [3, H, W] -> [tokensPerImage, visionHidden * featureLayers.count]
+    public func selectedFeatures(pixels: Tensor) -> Tensor {
         let states = tower.hiddenStates(pixels: pixels, upTo: featureLayers.max() ?? tower.config.layers)
         let skip = featureSelect == .default ? 1 : 0
         let positions = tower.config.positions - skip
@@ -44,9 +52,7 @@ public struct VisionPart: @unchecked Sendable {
                 (selected.data + r * d * k + j * d).update(from: s.data + (r + skip) * d, count: d)
             }
         }
-        let projected = projector(selected)
-        if let ownFile { ownFile.release(UnsafeRawPointer(ownFile.base), count: ownFile.size) }
-        return projected
+        return selected
     }
 }
 
