@@ -53,6 +53,14 @@ public final class WeightStore: @unchecked Sendable {
         return files[file]?.tensors[stored]
     }
 
+    /// The stored bytes of a tensor, in its stored dtype (for copying it unchanged into another file).
+    public func rawBytes(_ name: String) throws -> (info: TensorInfo, bytes: UnsafeRawBufferPointer) {
+        guard let (file, stored) = index[name], let st = files[file], let info = st.tensors[stored] else {
+            throw SafetensorsError.missingTensor(folder, name)
+        }
+        return (info, UnsafeRawBufferPointer(start: st.file.base + info.offset, count: info.byteCount))
+    }
+
     /// The tensor as float32, its shape checked when `shape` is given.
     public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
         guard let (file, stored) = index[name], let st = files[file] else {
