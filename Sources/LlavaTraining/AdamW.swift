@@ -28,44 +28,101 @@ public final class AdamW: @unchecked Sendable {
     /// Restores a checkpoint's step count (the moments are loaded into `m` and `v` in place).
     public func restore(step: Int) { self.step = step }
 
-    /// One update; `lr(group)` gives each parameter group's learning rate for this step.
+    /// Pieces of at most `chunk` elements over every parameter with a gradient: (parameter index, range).
+    static func chunks(_ parameters: [Parameter], chunk: Int = 1 << 16) -> [(Int, Range<Int>)] {
+        var out: [(Int, Range<Int>)] = []
+        for (i, p) in parameters.enumerated() where p.grad != nil {
+            var start = 0
+            while start < p.value.count { out.append((i, start..<min(start + chunk, p.value.count))); start += chunk }
+        }
+        return out
+    }
+
+    /// One update; `lr(group)` gives each parameter group's learning rate for this step. Spread over the cores
+    /// in chunks (a full fine-tune updates every weight of the model each step).
     public func update(lr: (ParameterGroup) -> Float) {
         step += 1
-        let b1 = settings.beta1, b2 = settings.beta2
+        let b1 = settings.beta1, b2 = settings.beta2, eps = settings.eps, wd = settings.weightDecay
         let bc1 = 1 - Float(pow(Double(b1), Double(step)))
         let bc2sqrt = Float((1 - pow(Double(b2), Double(step))).squareRoot())
-        for (i, p) in parameters.enumerated() {
-            guard let g = p.grad else { continue }
-            let rate = lr(p.group)
+        let rates = parameters.map { lr($0.group) }
+        let pieces = Self.chunks(parameters)
+        Parallel.forEach(pieces.count) { c in
+            let (i, range) = pieces[c]
+            let p = parameters[i]
+            guard let g = p.grad else { return }
+            let rate = rates[i]
             let w = p.value.data, gm = m[i].data, gv = v[i].data, gd = g.data
-            let decay: Float = p.decays ? 1 - rate * settings.weightDecay : 1
+            let decay: Float = p.decays ? 1 - rate * wd : 1
             let stepSize = rate / bc1
-            for j in 0..<p.value.count {
+            // 16 lanes at a time (the four arrays may not be proven apart, so the compiler would not vectorise).
+            typealias V = SIMD16<Float>
+            var j = range.lowerBound
+            while j + 16 <= range.upperBound {
+                let grad = UnsafeRawPointer(gd + j).loadUnaligned(as: V.self)
+                var wv = UnsafeRawPointer(w + j).loadUnaligned(as: V.self)
+                var mv = UnsafeRawPointer(gm + j).loadUnaligned(as: V.self)
+                var vv = UnsafeRawPointer(gv + j).loadUnaligned(as: V.self)
+                wv *= decay
+                mv += (grad - mv) * (1 - b1)
+                vv = vv * b2 + (1 - b2) * grad * grad
+                let denom = vv.squareRoot() / bc2sqrt + eps
+                wv -= stepSize * mv / denom
+                UnsafeMutableRawPointer(w + j).storeBytes(of: wv, as: V.self)
+                UnsafeMutableRawPointer(gm + j).storeBytes(of: mv, as: V.self)
+                UnsafeMutableRawPointer(gv + j).storeBytes(of: vv, as: V.self)
+                j += 16
+            }
+            while j < range.upperBound {
+                let grad = gd[j]
                 w[j] *= decay
-                gm[j] += (gd[j] - gm[j]) * (1 - b1)
-                gv[j] = gv[j] * b2 + (1 - b2) * gd[j] * gd[j]
-                let denom = gv[j].squareRoot() / bc2sqrt + settings.eps
+                gm[j] += (grad - gm[j]) * (1 - b1)
+                gv[j] = gv[j] * b2 + (1 - b2) * grad * grad
+                let denom = gv[j].squareRoot() / bc2sqrt + eps
                 w[j] -= stepSize * gm[j] / denom
+                j += 1
             }
         }
     }
 
     /// The gradients' total L2 norm; when it exceeds `maxNorm` (> 0) they are scaled down to it.
     public static func clipGradients(_ parameters: [Parameter], maxNorm: Float) -> Float {
-        var total = 0.0
-        for p in parameters {
-            guard let g = p.grad else { continue }
-            var s = 0.0
-            for j in 0..<g.count { s += Double(g.data[j]) * Double(g.data[j]) }
-            total += s
+        let pieces = chunks(parameters)
+        var partial = [Double](repeating: 0, count: pieces.count)
+        partial.withUnsafeMutableBufferPointer { out in
+            let o = UncheckedPointer(out.baseAddress)
+            Parallel.forEach(pieces.count) { c in
+                let (i, range) = pieces[c]
+                guard let g = parameters[i].grad?.data else { return }
+                var acc = SIMD16<Float>()
+                var j = range.lowerBound
+                while j + 16 <= range.upperBound {
+                    let x = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD16<Float>.self)
+                    acc += x * x
+                    j += 16
+                }
+                var s = Double(acc.sum())
+                while j < range.upperBound { s += Double(g[j] * g[j]); j += 1 }
+                o.pointer?[c] = s
+            }
         }
-        let norm = Float(total.squareRoot())
+        let norm = Float(partial.reduce(0, +).squareRoot())
         if maxNorm > 0 {
             let coef = maxNorm / (norm + 1e-6)
             if coef < 1 {
-                for p in parameters { if let g = p.grad { for j in 0..<g.count { g.data[j] *= coef } } }
+                Parallel.forEach(pieces.count) { c in
+                    let (i, range) = pieces[c]
+                    guard let g = parameters[i].grad?.data else { return }
+                    for j in range { g[j] *= coef }
+                }
             }
         }
         return norm
     }
+}
+
+/// A raw pointer handed to parallel workers, each of which writes its own elements.
+struct UncheckedPointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>?
+    init(_ p: UnsafeMutablePointer<T>?) { pointer = p }
 }
