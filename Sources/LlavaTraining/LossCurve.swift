@@ -68,9 +68,11 @@ public enum LossCurve {
             let c = colours[i % colours.count]
             let finite = pts.filter { $0.1.isFinite }
             guard !finite.isEmpty else { continue }
-            // raw losses faint, a moving average over ~5 % of the steps bold
-            out += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-opacity=\"0.35\" stroke-width=\"1\" points=\"\(finite.map { "\(X($0.0)),\(Y($0.1))" }.joined(separator: " "))\"/>\n"
-            let k = max(1, finite.count / 20)
+            // Long runs: raw losses faint, a trailing mean over 2 % of the steps bold. Short runs: the losses themselves.
+            let k = finite.count >= 100 ? finite.count / 50 : 1
+            if k > 1 {
+                out += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-opacity=\"0.3\" stroke-width=\"1\" points=\"\(finite.map { "\(X($0.0)),\(Y($0.1))" }.joined(separator: " "))\"/>\n"
+            }
             var smooth: [(Double, Double)] = []
             for j in finite.indices {
                 let lo = max(0, j - k + 1)

@@ -45,7 +45,7 @@ struct TrainCommand: ParsableCommand {
             guard let stageKind = TrainingStage(rawValue: stage) else { throw ValidationError("--stage must be 1 or 2") }
             guard let scheduleKind = ScheduleKind(rawValue: schedule) else { throw ValidationError("--schedule must be cosine or constant") }
             guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must not be negative") }
-            if let threads { BLAS.setThreads(max(1, threads)) }
+            if let threads { BLAS.setThreads(max(1, threads)); Parallel.threads = max(1, threads) }
             var o = TrainingOptions(stage: stageKind)
             o.steps = steps; o.epochs = epochs; o.batchSize = batchSize; o.gradAccum = gradAccum
             o.lr = lr ?? (stageKind == .alignment ? 1e-3 : (loraRank != nil ? 2e-4 : 2e-5))
