@@ -25,6 +25,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var warmupRatio = 0.03
     public var weightDecay: Float = 0
     public var adamEpsilon: Float = 1e-8
+    public var adamBeta1: Float = 0.9
+    public var adamBeta2: Float = 0.999
     public var maxGradNorm: Float = 1
     public var maxLength = 2048
     public var shuffle = true
@@ -39,6 +41,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
         if batchSize < 1 || gradAccum < 1 { throw TrainingError.badOption("--batch-size and --grad-accum must be at least 1") }
         if !(lr > 0) || (projectorLR.map { !($0 > 0) } ?? false) { throw TrainingError.badOption("learning rates must be positive") }
         if !(0...1).contains(warmupRatio) { throw TrainingError.badOption("--warmup-ratio must be within 0...1") }
+        if !(0..<1).contains(adamBeta1) || !(0..<1).contains(adamBeta2) { throw TrainingError.badOption("AdamW betas must be within [0, 1)") }
         if !(adamEpsilon > 0) { throw TrainingError.badOption("--adam-epsilon must be positive") }
         if maxLength < 2 { throw TrainingError.badOption("--max-length must be at least 2") }
         if let l = lora {
@@ -97,6 +100,8 @@ public final class Trainer: @unchecked Sendable {
         schedule = LearningRateSchedule(kind: options.schedule, totalSteps: total, warmupRatio: options.warmupRatio)
         var settings = AdamWSettings(weightDecay: options.weightDecay)
         settings.eps = options.adamEpsilon
+        settings.beta1 = options.adamBeta1
+        settings.beta2 = options.adamBeta2
         optimizer = AdamW(parameters: model.parameters.trained, settings: settings)
     }
 

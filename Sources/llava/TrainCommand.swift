@@ -28,6 +28,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Fraction of the steps spent warming up.") var warmupRatio: Double = 0.03
     @Option(help: "AdamW weight decay (never on biases or norm weights).") var weightDecay: Float = 0
     @Option(help: "AdamW epsilon.") var adamEpsilon: Float = 1e-8
+    @Option(help: "AdamW beta1.") var adamBeta1: Float = 0.9
+    @Option(help: "AdamW beta2.") var adamBeta2: Float = 0.999
     @Option(help: "Clip the gradients' total norm to this (0: no clipping).") var maxGradNorm: Float = 1
     @Option(help: "Positions per sample after image expansion; longer samples are cut.") var maxLength: Int = 2048
     @Option(help: "LoRA rank (stage 2; enables LoRA).") var loraRank: Int?
@@ -50,7 +52,7 @@ struct TrainCommand: ParsableCommand {
             o.steps = steps; o.epochs = epochs; o.batchSize = batchSize; o.gradAccum = gradAccum
             o.lr = lr ?? (stageKind == .alignment ? 1e-3 : (loraRank != nil ? 2e-4 : 2e-5))
             o.projectorLR = projectorLr; o.schedule = scheduleKind; o.warmupRatio = warmupRatio
-            o.weightDecay = weightDecay; o.adamEpsilon = adamEpsilon; o.maxGradNorm = maxGradNorm; o.maxLength = maxLength
+            o.weightDecay = weightDecay; o.adamEpsilon = adamEpsilon; o.adamBeta1 = adamBeta1; o.adamBeta2 = adamBeta2; o.maxGradNorm = maxGradNorm; o.maxLength = maxLength
             o.shuffle = !noShuffle; o.seed = seed
             if let r = loraRank {
                 let targets = loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
