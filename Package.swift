@@ -31,7 +31,12 @@ let package = Package(
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Quantised dot products on CPU intrinsics (per-function target attributes, no unsafeFlags).
         .target(name: "CKernels"),
-        .target(name: "LlavaTensor", dependencies: ["COpenBLAS", "CKernels", .product(name: "Atomics", package: "swift-atomics")]),
+        // oneDNN's bf16 products (Linux, Debian libdnnl-dev): the opt-in bf16 vision path.
+        .systemLibrary(name: "COneDNN", path: "Sources/COneDNN", providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "LlavaTensor", dependencies: [
+            "COpenBLAS", "CKernels", .product(name: "Atomics", package: "swift-atomics"),
+            .target(name: "COneDNN", condition: .when(platforms: [.linux])),
+        ]),
         .target(name: "LlavaFormats", dependencies: ["LlavaTensor"]),
         .target(name: "LlavaTokenizer", dependencies: ["LlavaFormats"]),
         .target(name: "LlavaVision", dependencies: ["LlavaTensor", "LlavaFormats", "CImageCodecs"]),

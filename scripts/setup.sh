@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian libraries swift-llava links (OpenBLAS, libjpeg-turbo, libpng) when missing.
+# Installs the Debian libraries swift-llava links (OpenBLAS, libjpeg-turbo, libpng, oneDNN) when missing.
 # `--tests` adds what the tests use besides: headless Chromium for the web chat's browser test.
 set -euo pipefail
-packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev pkg-config)
+packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev libdnnl-dev pkg-config)
 [ "${1:-}" = "--tests" ] && packages+=(chromium)
 need=()
 for pkg in "${packages[@]}"; do

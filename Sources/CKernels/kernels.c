@@ -452,6 +452,42 @@ void llava_f32_to_f16(const float *src, uint16_t *dst, long n) {
     for (long i = 0; i < n; i++) dst[i] = fp32_to_fp16(src[i]);
 }
 
+static inline uint16_t bf16_scalar(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);   // quiet NaN
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static int bf16_state = -1;
+int llava_cpu_has_bf16(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (bf16_state < 0) { __builtin_cpu_init(); bf16_state = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw"); }
+    return bf16_state;
+#else
+    return 0;
+#endif
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f,avx512bf16,avx512vl")))
+static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
+        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)h);
+    }
+    for (; i < n; i++) dst[i] = bf16_scalar(src[i]);
+}
+#endif
+
+void llava_f32_to_bf16(const float *src, uint16_t *dst, long n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (llava_cpu_has_bf16()) { f32_to_bf16_avx512(src, dst, n); return; }
+#endif
+    for (long i = 0; i < n; i++) dst[i] = bf16_scalar(src[i]);
+}
+
 void llava_quantize_q8_0(const float *x, void *out, int n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (llava_kernels_simd()) { quantize_avx(x, (uint8_t *)out, n, 0); return; }

@@ -19,6 +19,8 @@ public final class CLIPVisionTower: @unchecked Sendable {
     let preLNw: Tensor, preLNb: Tensor
     let layers: [CLIPLayer]
     let activation: Activation
+    /// The bf16 path's attention (oneDNN); nil on the f32 path.
+    var bf16Attention: BF16Attention? = nil
 
     init(config: CLIPVisionConfig, patchWeight: Tensor, classEmbedding: Tensor, positionEmbedding: Tensor,
          preLNw: Tensor, preLNb: Tensor, layers: [CLIPLayer]) throws {
@@ -57,6 +59,24 @@ public final class CLIPVisionTower: @unchecked Sendable {
         layers = ls
     }
 
+    /// The same tower with its layers' matrices in bf16 (oneDNN, AVX512-BF16), or nil where that is unavailable.
+    public func bf16() -> CLIPVisionTower? {
+        let n = config.positions
+        var converted: [CLIPLayer] = []
+        for L in layers {
+            guard let q = L.qw.bf16(tokens: n), let k = L.kw.bf16(tokens: n), let v = L.vw.bf16(tokens: n),
+                  let o = L.ow.bf16(tokens: n), let f1 = L.fc1w.bf16(tokens: n), let f2 = L.fc2w.bf16(tokens: n) else { return nil }
+            converted.append(CLIPLayer(ln1w: L.ln1w, ln1b: L.ln1b, ln2w: L.ln2w, ln2b: L.ln2b, qw: q, qb: L.qb, kw: k, kb: L.kb,
+                                       vw: v, vb: L.vb, ow: o, ob: L.ob, fc1w: f1, fc1b: L.fc1b, fc2w: f2, fc2b: L.fc2b))
+        }
+        guard let attention = BF16Attention(tokens: n, heads: config.heads, headDim: config.hiddenSize / config.heads),
+              let tower = try? CLIPVisionTower(config: config, patchWeight: patchWeight, classEmbedding: classEmbedding,
+                                               positionEmbedding: positionEmbedding, preLNw: preLNw, preLNb: preLNb,
+                                               layers: converted) else { return nil }
+        tower.bf16Attention = attention
+        return tower
+    }
+
     /// Hidden states 0...upTo (0 = after pre_layrnorm), each [positions, D], for one image [C, H, W].
     public func hiddenStates(pixels: Tensor, upTo: Int) -> [Tensor] {
         let c = config
@@ -89,9 +109,10 @@ public final class CLIPVisionTower: @unchecked Sendable {
             let L = layers[i]
             let n1 = Ops.layerNorm(h, weight: L.ln1w, bias: L.ln1b, eps: c.layerNormEps)
             let q = L.qw.apply(n1, bias: L.qb), k = L.kw.apply(n1, bias: L.kb), v = L.vw.apply(n1, bias: L.vb)
-            let a = Attention.forward(q: q.data, k: k.data, v: v.data, n: c.positions, m: c.positions,
-                                      heads: heads, kvHeads: heads, headDim: hd,
-                                      scale: 1 / Float(hd).squareRoot(), causal: false, queryStart: 0)
+            let a = bf16Attention?.forward(q: q, k: k, v: v)
+                ?? Attention.forward(q: q.data, k: k.data, v: v.data, n: c.positions, m: c.positions,
+                                     heads: heads, kvHeads: heads, headDim: hd,
+                                     scale: 1 / Float(hd).squareRoot(), causal: false, queryStart: 0)
             let o = L.ow.apply(a, bias: L.ob)
             let h1 = h.copy()
             Ops.addInPlace(h1, o)

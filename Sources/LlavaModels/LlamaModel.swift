@@ -103,6 +103,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case imageCountMismatch(markers: Int, images: Int)
     case imageTokenMismatch(String)
     case missingVision(String)
+    case unsupportedPrecision(String)
 
     public var description: String {
         switch self {
@@ -111,6 +112,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .imageCountMismatch(let m, let i): return "the prompt has \(m) <image> marker(s) but \(i) image(s) were given"
         case .imageTokenMismatch(let s): return "image tokens do not match image features: \(s)"
         case .missingVision(let s): return "this model has no vision part: \(s)"
+        case .unsupportedPrecision(let s): return s
         }
     }
 }

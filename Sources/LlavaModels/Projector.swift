@@ -44,11 +44,23 @@ public final class Projector: @unchecked Sendable {
         }
     }
 
+    /// bf16 copies of the linears for products with a fixed row count (the bf16 vision path).
+    private var bf16: (tokens: Int, matrices: [BF16Matrix])? = nil
+
+    /// The same projector with bf16 products for `tokens` rows at a time, or nil where unavailable.
+    public func bf16(tokens: Int) -> Projector? {
+        let matrices = linears.compactMap { BF16Matrix($0.0, tokens: tokens) }
+        guard matrices.count == linears.count,
+              let p = try? Projector(linears: linears, activation: activation?.rawValue) else { return nil }
+        p.bf16 = (tokens, matrices)
+        return p
+    }
+
     /// [tokens, inDim] -> [tokens, outDim]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
         for (i, (w, b)) in linears.enumerated() {
-            h = Ops.linear(h, w, b)
+            if let bf16, bf16.tokens == h.flatRows { h = bf16.matrices[i].apply(h, bias: b) } else { h = Ops.linear(h, w, b) }
             if i < linears.count - 1, let a = activation { a.apply(h) }
         }
         return h

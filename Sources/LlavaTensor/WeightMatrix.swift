@@ -66,18 +66,41 @@ public enum WeightMatrix: @unchecked Sendable {
     /// F16/BF16 kept in place and widened a slab of rows at a time into BLAS — float32 numbers
     /// without a float32 copy of the matrix.
     case widened(QuantizedMatrix)
+    /// bfloat16 products through oneDNN for a fixed number of input rows (the opt-in bf16 vision path).
+    case bf16(BF16Matrix)
 
     public var rows: Int {
-        switch self { case .dense(let t): return t.shape[0]; case .quantized(let q), .widened(let q): return q.rows }
+        switch self {
+        case .dense(let t): return t.shape[0]
+        case .quantized(let q), .widened(let q): return q.rows
+        case .bf16(let b): return b.rows
+        }
     }
     public var cols: Int {
-        switch self { case .dense(let t): return t.columns; case .quantized(let q), .widened(let q): return q.cols }
+        switch self {
+        case .dense(let t): return t.columns
+        case .quantized(let q), .widened(let q): return q.cols
+        case .bf16(let b): return b.cols
+        }
+    }
+
+    /// The same weights as a bf16 matrix for products with `tokens` rows; nil where bf16 products are unavailable.
+    public func bf16(tokens: Int) -> WeightMatrix? {
+        switch self {
+        case .bf16: return self
+        case .dense(let t): return BF16Matrix(t, tokens: tokens).map { .bf16($0) }
+        case .quantized(let q), .widened(let q):
+            let t = Tensor(zeros: [q.rows, q.cols])
+            for r in 0..<q.rows { q.dequantizeRow(r, into: t.data + r * q.cols) }
+            return BF16Matrix(t, tokens: tokens).map { .bf16($0) }
+        }
     }
 
     /// y = x W^T (+ bias).  x: [n, cols] -> [n, rows]
     public func apply(_ x: Tensor, bias: Tensor? = nil) -> Tensor {
         switch self {
         case .dense(let w): return Ops.linear(x, w, bias)
+        case .bf16(let w): return w.apply(x, bias: bias)
         case .widened(let w):
             precondition(x.columns == w.cols, "linear: input width \(x.columns) != weight cols \(w.cols)")
             let n = x.flatRows
@@ -175,6 +198,8 @@ public enum WeightMatrix: @unchecked Sendable {
             let y = Tensor(zeros: [ids.count, q.cols])
             for (i, id) in ids.enumerated() { q.dequantizeRow(id, into: y.data + i * q.cols) }
             return y
+        case .bf16:
+            preconditionFailure("bf16 matrices are packed for products, not row lookups")   // never made for embeddings
         }
     }
 }

@@ -5,13 +5,6 @@
 // causal batches give the same sums.
 import Foundation
 import LlavaTensor
-#if canImport(Glibc)
-import Glibc
-
-/// glibc's mallopt (malloc.h is not part of Swift's Glibc module); parameters from malloc.h.
-@_silgen_name("mallopt") private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-private let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3
-#endif
 
 public struct TrainingOptions: Sendable, Codable, Equatable {
     public var stage: TrainingStage
@@ -87,12 +80,7 @@ public final class Trainer: @unchecked Sendable {
 
     public init(model: TrainableLlava, data: TrainingSet, features: FeatureCache?, options: TrainingOptions) throws {
         try options.check()
-        #if canImport(Glibc)
-        // Every step allocates and frees the same large activations; glibc would hand them back to the kernel and
-        // fault fresh zero pages in each time (a tenth of a small model's step). Keep freed memory for reuse instead.
-        _ = glibcMallopt(M_MMAP_THRESHOLD, 1 << 30)
-        _ = glibcMallopt(M_TRIM_THRESHOLD, Int32.max)
-        #endif
+        AllocatorTuning.keepFreedMemory()   // every step allocates and frees the same large activations
         self.model = model; self.data = data; self.features = features; self.options = options
         plan = BatchPlan(samples: data.count, batchSize: options.batchSize, gradAccum: options.gradAccum,
                          shuffle: options.shuffle, seed: options.seed)

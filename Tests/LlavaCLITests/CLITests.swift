@@ -166,6 +166,16 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
                          mentioning: "unknown template")
     }
 
+    @Test func visionPrecisionOption() throws {
+        expectCleanError(try llava(["generate", "--model", fx("tiny-gqa-crop"), "--vision-precision", "fp8", "--prompt", "hi"]),
+                         mentioning: "--vision-precision must be f32 or bf16")
+        let r = try llava(["generate", "--model", fx("tiny-gqa-crop"), "--image", fx("images/chelsea.jpg"), "--prompt", "What is it?",
+                           "--max-tokens", "4", "--vision-precision", "bf16", "--json"])
+        // Where oneDNN's bf16 is unavailable the option says so in one line; where it is, the answer comes.
+        if r.status == 0 { #expect(r.stdout.contains("\"completion_tokens\":4")) }
+        else { expectCleanError(r, mentioning: "AVX512-BF16") }
+    }
+
     @Test func corruptGGUFIsAnError() throws {
         let d = try tempDir().appendingPathComponent("cut.gguf")
         let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: Self.smol))

@@ -50,6 +50,10 @@ float llava_dot_h16_vec(const uint16_t *x, const float *y, int n);
 float llava_dot_h16_tiny(const uint16_t *x, const float *y, int n);
 // Float to IEEE half, rounding to nearest even.
 void llava_f32_to_f16(const float *src, uint16_t *dst, long n);
+// Float to bfloat16, rounding to nearest even (NaN stays NaN); AVX512-BF16's vcvtneps2bf16 when present.
+void llava_f32_to_bf16(const float *src, uint16_t *dst, long n);
+// Whether this CPU multiplies bfloat16 pairs natively (AVX512-BF16).
+int llava_cpu_has_bf16(void);
 
 // Many activation rows at once (prefill): acts holds `tokens` quantised rows `act_stride` bytes apart;
 // y[t * y_stride + r] for rows [r0, r1). Weight rows are taken 16 at a time so they stay in cache

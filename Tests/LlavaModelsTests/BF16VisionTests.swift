@@ -1,0 +1,37 @@
+// The opt-in bf16 vision path (oneDNN, AVX512-BF16) against HF transformers: its image features may be no further
+// from the float32 features than PyTorch's own bf16 run of the same model is (Tools/make_bf16_fixtures.py), with a
+// margin of 2x for rounding in other places; and the path really runs (its features are not the f32 ones).
+import Foundation
+import LlavaFormats
+import LlavaModels
+import LlavaTensor
+import Testing
+
+@Suite("bf16 vision path")
+struct BF16VisionTests {
+    @Test(arguments: Fixtures.models)
+    func featuresAsCloseToF32AsPyTorchBF16(_ name: String) throws {
+        guard BF16Matrix.isAvailable else {
+            print("bf16 vision: skipped (no oneDNN or no AVX512-BF16 on this CPU)")
+            return
+        }
+        let f32 = try CheckpointLoader.loadLlavaHF(folder: Fixtures.path(name))
+        let model = try f32.with(visionPrecision: .bf16)
+        let ref = try SafetensorsFile(path: Fixtures.path(name + ".safetensors"))
+        let torchBF16 = try SafetensorsFile(path: Fixtures.path(name + ".bf16.safetensors")).tensor("one-image.image_features")
+        let vision = try #require(model.vision)
+        let side = vision.tower.config.imageSize
+        let pixels = try ref.tensor("one-image.pixel_values").reshaped([3, side, side])
+        let ours = try model.imageFeatures(pixels: pixels)
+        let reference = try ref.tensor("one-image.image_features")
+        func relative(_ a: Tensor) -> Float {
+            maxAbsDiff(UnsafeBufferPointer(a.buffer), UnsafeBufferPointer(reference.buffer)) / reference.buffer.map(abs).max()!
+        }
+        let oursError = relative(ours), torchError = relative(torchBF16)
+        print("bf16 vision \(name): ours \(oursError), PyTorch bf16 \(torchError) (relative to the f32 features' largest value)")
+        #expect(oursError <= 2 * torchError, "bf16 features \(oursError) from f32, PyTorch's bf16 \(torchError)")
+        #expect(oursError > 0, "the bf16 path did not run")
+        let f32Features = try f32.imageFeatures(pixels: pixels)
+        #expect(maxAbsDiff(UnsafeBufferPointer(f32Features.buffer), UnsafeBufferPointer(reference.buffer)) < 1e-4)
+    }
+}
