@@ -18,11 +18,11 @@ import time
 import numpy as np
 
 
-def swift_bench(llava, model, mmproj, image, prompt, gen, threads):
+def swift_bench(llava, model, mmproj, image, prompt, gen, threads, vision_precision="f32"):
     cmd = [llava, "bench", "--model", model, "--prompt-tokens", str(prompt), "--gen-tokens", str(gen),
            "--threads", str(threads), "--json"]
     if mmproj:
-        cmd += ["--mmproj", mmproj, "--image", image]
+        cmd += ["--mmproj", mmproj, "--image", image, "--vision-precision", vision_precision]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     r = json.loads(out)
     return {"encode_ms": r["image_encode_ms"], "prefill": r["prefill_tokens_per_s"], "decode": r["decode_tokens_per_s"],
@@ -139,6 +139,8 @@ def main():
     ap.add_argument("--skip-7b", action="store_true")
     ap.add_argument("--torch", action="store_true")
     ap.add_argument("--workloads", default="smol,q4_0,q8_0", help="comma-separated subset of smol, q4_0, q8_0")
+    ap.add_argument("--vision-precision", default="bf16", choices=["bf16", "f32"],
+                    help="swift-llava's CLIP products: bf16 (oneDNN, as PyTorch bf16 computes) or f32 (llama.cpp's/HF's numbers)")
     args = ap.parse_args()
     cache = args.cache
     bench_dir = os.path.join(cache, "bench-7b")
@@ -166,12 +168,14 @@ def main():
         for p in sorted(chosen & {"q4_0", "q8_0"}):
             workloads.append((f"LLaVA-7B-shaped {p.upper()}", os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf"), mm, 32, 32))
     bw, gemm = machine(args.threads)
-    print(f"machine: {os.cpu_count()} cores; memory copy {bw:.1f} GB/s; numpy f32 GEMM {gemm:.0f} GFLOPS; threads {args.threads}")
+    print(f"machine: {os.cpu_count()} cores; memory copy {bw:.1f} GB/s; numpy f32 GEMM {gemm:.0f} GFLOPS; threads {args.threads}; "
+          f"swift-llava vision products in {args.vision_precision}")
     rows = []
     for name, model, mmproj, prompt, gen in workloads:
         res = {"swift-llava": [], "llama.cpp": []}
         for _ in range(args.repeats):
-            res["swift-llava"].append(swift_bench(args.llava, model, mmproj, image, prompt, gen, args.threads))
+            res["swift-llava"].append(swift_bench(args.llava, model, mmproj, image, prompt, gen, args.threads,
+                                                  args.vision_precision))
             res["llama.cpp"].append(llama_bench(model, mmproj, image, prompt, gen, args.threads))
         if args.torch and mmproj and "Q4_0" in name:
             res["pytorch-bf16"] = [torch_bench(os.path.join(bench_dir, "llava-7b-shaped-hf"), prompt, gen, args.threads)
