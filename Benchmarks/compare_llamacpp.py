@@ -163,7 +163,8 @@ def main():
             parts.append("hf")
         if parts:
             subprocess.run([args.llava, "init-random", "--output", bench_dir, "--parts", ",".join(parts),
-                            "--vocab", os.path.join(cache, "llama.cpp-vocab", "ggml-vocab-llama-spm.gguf")], check=True)
+                            "--vocab", os.path.join(cache, "llama.cpp-vocab", "ggml-vocab-llama-spm.gguf"),
+                            "--tokenizer", os.path.join(here, "..", "Tests", "Fixtures", "llava-hf", "tiny-gqa-crop")], check=True)
         mm = os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")
         for p in sorted(chosen & {"q4_0", "q8_0"}):
             workloads.append((f"LLaVA-7B-shaped {p.upper()}", os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf"), mm, 32, 32))

@@ -161,6 +161,9 @@ public enum RandomModel {
     /// The same shapes as a llava-hf folder (BF16 safetensors, hub names, config, processor, tokenizer from `tokenizerFrom`).
     public static func writeLlavaHF(_ s: RandomModelShape, to dir: URL, tokenizerFrom: URL, seed: UInt64 = 3,
                                     progress: (String) -> Void = { _ in }) throws {
+        // Read first: a missing tokenizer should fail before 14 GB are written, not after.
+        let tokenizerURL = tokenizerFrom.appendingPathComponent("tokenizer.json")
+        guard let tokenizerData = FileManager.default.contents(atPath: tokenizerURL.path) else { throw FileError.notFound(tokenizerURL.path) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let h = s.hidden, d = s.visionHidden, positions = (s.imageSize / s.patch) * (s.imageSize / s.patch) + 1
         var decl: [(name: String, dtype: DType, shape: [Int])] = []
@@ -227,7 +230,7 @@ public enum RandomModel {
                                   "size": ["shortest_edge": s.imageSize], "image_processor_type": "CLIPImageProcessor"]
         try JSONSerialization.data(withJSONObject: pre, options: [.prettyPrinted, .sortedKeys]).write(to: dir.appendingPathComponent("preprocessor_config.json"))
         // A small vocabulary file is enough: benchmarks feed token ids; <image> is moved to the shape's id.
-        var tok = try JSONValue.parse(Data(contentsOf: tokenizerFrom.appendingPathComponent("tokenizer.json")))
+        var tok = try JSONValue.parse(tokenizerData)
         if case .object(var root) = tok, case .array(var added)? = root["added_tokens"] {
             for (i, a) in added.enumerated() {
                 if case .object(var o) = a, o["content"]?.string == "<image>" { o["id"] = .int(s.imageTokenId); added[i] = .object(o) }
