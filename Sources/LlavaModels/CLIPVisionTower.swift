@@ -60,12 +60,19 @@ public final class CLIPVisionTower: @unchecked Sendable {
     }
 
     /// The same tower with its layers' matrices in bf16 (oneDNN, AVX512-BF16), or nil where that is unavailable.
-    public func bf16() -> CLIPVisionTower? {
+    /// When the weights are read in place from `file` (an mmproj), each layer's pages are handed back once converted,
+    /// so the f16 source and the bf16 copy are never resident whole at the same time.
+    public func bf16(releasing file: MappedFile? = nil) -> CLIPVisionTower? {
         let n = config.positions
         var converted: [CLIPLayer] = []
         for L in layers {
             guard let q = L.qw.bf16(tokens: n), let k = L.kw.bf16(tokens: n), let v = L.vw.bf16(tokens: n),
                   let o = L.ow.bf16(tokens: n), let f1 = L.fc1w.bf16(tokens: n), let f2 = L.fc2w.bf16(tokens: n) else { return nil }
+            if let file {
+                for w in [L.qw, L.kw, L.vw, L.ow, L.fc1w, L.fc2w] {
+                    if case .widened(let m) = w { file.release(m.data, count: m.rows * m.rowBytes) }
+                }
+            }
             converted.append(CLIPLayer(ln1w: L.ln1w, ln1b: L.ln1b, ln2w: L.ln2w, ln2b: L.ln2b, qw: q, qb: L.qb, kw: k, kb: L.kb,
                                        vw: v, vb: L.vb, ow: o, ob: L.ob, fc1w: f1, fc1b: L.fc1b, fc2w: f2, fc2b: L.fc2b))
         }

@@ -35,7 +35,7 @@ public struct VisionPart: @unchecked Sendable {
         switch precision {
         case .f32: return self
         case .bf16:
-            guard let t = tower.bf16(), let p = projector.bf16(tokens: tokensPerImage) else {
+            guard let t = tower.bf16(releasing: ownFile), let p = projector.bf16(tokens: tokensPerImage) else {
                 throw ModelError.unsupportedPrecision("bf16 vision needs oneDNN (libdnnl-dev, Linux) and a CPU with AVX512-BF16")
             }
             // The f16/bf16 source was read whole to convert it; its pages are not needed any more.
