@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         blasTarget,
@@ -69,6 +70,7 @@ let package = Package(
         // Test helpers (a scripted OpenAI-compatible server), used only by test targets.
         .target(name: "LlavaTestSupport", dependencies: [
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/LlavaTestSupport"),
@@ -78,6 +80,7 @@ let package = Package(
         .testTarget(name: "LlavaServerTests", dependencies: [
             "LlavaServer", "LlavaModels", "LlavaGeneration", "LlavaTokenizer", "LlavaVision",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),

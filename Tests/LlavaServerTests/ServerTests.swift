@@ -4,6 +4,7 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import LlavaGeneration
 import LlavaModels
 import LlavaServer
@@ -33,6 +34,7 @@ func imageDataURI(_ name: String) throws -> (uri: String, data: Data) {
 final class Harness: @unchecked Sendable {
     let server: LlavaServer
     let task: Task<Void, Error>
+    let group: ServiceGroup
     let port: Int
     let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
 
@@ -44,9 +46,12 @@ final class Harness: @unchecked Sendable {
         server = LlavaServer(model: model, options: options)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         var quiet = Logger(label: "test-server")
-        quiet.logLevel = .critical   // stopping by cancellation is expected here
+        quiet.logLevel = .critical
         let app = server.application(logger: quiet) { port in continuation.yield(port); continuation.finish() }
-        task = Task { try await app.run() }
+        // Graceful shutdown, not task cancellation (which can trap in NIO with a connection still queued: apple/swift-nio#3481).
+        let group = ServiceGroup(configuration: .init(services: [app], logger: quiet))
+        self.group = group
+        task = Task { try await group.run() }
         var p = 0
         for await value in stream { p = value }
         port = p
@@ -54,7 +59,7 @@ final class Harness: @unchecked Sendable {
 
     func stop() async {
         try? await http.shutdown()
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 
@@ -237,7 +242,7 @@ func userMessage(_ text: String, image: String? = nil) throws -> [String: Any] {
         }
         #expect((health["slots_idle"] as? Int) == 1 && (health["cancelled"] as? Int) == 1, "\(health)")
         try await probe.shutdown()
-        h.task.cancel()
+        await h.group.triggerGracefulShutdown()
         _ = try? await h.task.value
     }
 }

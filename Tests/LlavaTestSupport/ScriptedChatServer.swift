@@ -3,6 +3,7 @@
 // replies, bodies that are not JSON). Every request is recorded.
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import Logging
 import NIOCore
 
@@ -40,6 +41,7 @@ public final class ScriptedChatServer: Sendable {
     public let port: Int
     public let log: RequestLog
     private let task: Task<Void, Error>
+    private let group: ServiceGroup
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
     /// `handler` gets the request and how many earlier requests were the same (system message and key).
@@ -84,25 +86,28 @@ public final class ScriptedChatServer: Sendable {
             }
         }
         var quietLogger = Logger(label: "scripted-chat-server")
-        quietLogger.logLevel = .critical   // stopping by cancellation is expected, not an error to print
+        quietLogger.logLevel = .critical
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in
                                   continuation.yield(channel.localAddress?.port ?? 0)
                                   continuation.finish()
                               }, logger: quietLogger)
-        let task = Task { try await app.run() }
+        // Stopped by a graceful shutdown, not by cancelling the task: cancelling while an accepted connection is still
+        // queued traps in NIO ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#3481).
+        let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
+        let task = Task { try await group.run() }
         var port = 0
         for await p in stream { port = p }
-        return ScriptedChatServer(port: port, log: log, task: task)
+        return ScriptedChatServer(port: port, log: log, task: task, group: group)
     }
 
-    init(port: Int, log: RequestLog, task: Task<Void, Error>) {
-        self.port = port; self.log = log; self.task = task
+    init(port: Int, log: RequestLog, task: Task<Void, Error>, group: ServiceGroup) {
+        self.port = port; self.log = log; self.task = task; self.group = group
     }
 
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }
