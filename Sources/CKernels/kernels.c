@@ -448,6 +448,17 @@ float llava_dot_##SUFFIX##_tiny(const XT *x, const float *y, int n) {           
 DEFINE_DOT_PUBLIC(f16, float, AT_F32)
 DEFINE_DOT_PUBLIC(h16, uint16_t, AT_H16)
 
+#if defined(__x86_64__) || defined(__i386__)
+F16_512_FN static void dots_vec_512_h16(const uint16_t *x, long x_stride, const float *y, int n, int count, float scale, float *out) {
+    for (int j = 0; j < count; j++) out[j] = dot_vec_512_h16(x + (size_t)j * x_stride, y, n) * scale;
+}
+#endif
+
+void llava_dots_h16_vec(const uint16_t *x, long x_stride, const float *y, int n, int count, float scale, float *out) {
+    X86_ONLY(if (has_avx512()) { dots_vec_512_h16(x, x_stride, y, n, count, scale, out); return; })
+    for (int j = 0; j < count; j++) out[j] = llava_dot_h16_vec(x + (size_t)j * x_stride, y, n) * scale;
+}
+
 void llava_f32_to_f16(const float *src, uint16_t *dst, long n) {
     for (long i = 0; i < n; i++) dst[i] = fp32_to_fp16(src[i]);
 }

@@ -45,18 +45,21 @@ extension Attention {
             for i in 0..<n {
                 let qi = q + i * heads * d + h * d
                 let limit = queryStart + i + 1
-                for j in 0..<padded {
-                    if j >= m || j >= limit { row[j] = -.infinity; continue }
-                    let kj = k + j * kvHeads * d + kvh * d
-                    let s = batch && d % 16 == 0 ? llava_dot_h16_tiny(kj, qi, Int32(d)) : llava_dot_h16_vec(kj, qi, Int32(d))
-                    row[j] = s * scale
+                let valid = min(m, limit)
+                if batch && d % 16 == 0 {
+                    for j in 0..<valid { row[j] = llava_dot_h16_tiny(k + j * kvHeads * d + kvh * d, qi, Int32(d)) * scale }
+                } else {
+                    // One C call for the row (a decode step's hot loop), the same sum per position.
+                    llava_dots_h16_vec(k + kvh * d, kvHeads * d, qi, Int32(d), Int32(valid), scale, row)
                 }
+                for j in valid..<padded { row[j] = -.infinity }
                 GGMLNumerics.softmax(row, count: padded)
                 for j in 0..<padded { row[j] = HalfBits.round(row[j]) }
                 let o = o0 + i * heads * d + h * d
-                for e in 0..<d {
-                    let vr = vt + (kvh * d + e) * vtStride
-                    o[e] = batch ? llava_dot_h16_tiny(vr, row, Int32(tinyLen)) : llava_dot_h16_vec(vr, row, Int32(vecLen))
+                if batch {
+                    for e in 0..<d { o[e] = llava_dot_h16_tiny(vt + (kvh * d + e) * vtStride, row, Int32(tinyLen)) }
+                } else {
+                    llava_dots_h16_vec(vt + kvh * d * vtStride, vtStride, row, Int32(vecLen), Int32(d), 1, o)
                 }
             }
         }

@@ -48,6 +48,9 @@ float llava_dot_f16_tiny(const float *x, const float *y, int n);
 // The same two sums with x given as IEEE half bits (a K or V cache kept in f16): identical results.
 float llava_dot_h16_vec(const uint16_t *x, const float *y, int n);
 float llava_dot_h16_tiny(const uint16_t *x, const float *y, int n);
+// out[j] = llava_dot_h16_vec(x + j * x_stride, y, n) * scale for j < count: the same sums, one call for a whole row
+// of attention scores (or a head's V^T rows) instead of one per position.
+void llava_dots_h16_vec(const uint16_t *x, long x_stride, const float *y, int n, int count, float scale, float *out);
 // Float to IEEE half, rounding to nearest even.
 void llava_f32_to_f16(const float *src, uint16_t *dst, long n);
 // Float to bfloat16, rounding to nearest even (NaN stays NaN); AVX512-BF16's vcvtneps2bf16 when present.
