@@ -14,23 +14,11 @@ public struct RandomModelShape: Sendable {
     public static let llava15_7B = RandomModelShape()
 }
 
-/// splitmix64 — fast and reproducible.
-struct FastRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 public enum RandomModel {
     static let chunkBytes = 1 << 22
 
     /// Streams `bytes` random bytes of `type` blocks (or f16/bf16/f32 values of about ±0.05) in chunks.
-    static func produce(_ type: GGMLType, bytes: Int, rng: inout FastRandom, ones: Bool = false,
+    static func produce(_ type: GGMLType, bytes: Int, rng: inout SplitMix64, ones: Bool = false,
                         sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let buf = UnsafeMutableRawPointer.allocate(byteCount: chunkBytes, alignment: 64)
         defer { buf.deallocate() }
@@ -100,7 +88,7 @@ public enum RandomModel {
         }
         w.declare("output_norm.weight", shape: [h], type: .f32)
         w.declare("output.weight", shape: [s.vocab, h], type: type)
-        var rng = FastRandom(state: seed)
+        var rng = SplitMix64(seed: seed)
         let tensors = w.tensors
         try w.writeStreaming(to: url) { i, sink in
             if i % 9 == 1 { progress("language model tensor \(i + 1)/\(tensors.count)") }
@@ -149,7 +137,7 @@ public enum RandomModel {
         }
         w.declare("mm.0.weight", shape: [s.hidden, d], type: .f16); w.declare("mm.0.bias", shape: [s.hidden], type: .f32)
         w.declare("mm.2.weight", shape: [s.hidden, s.hidden], type: .f16); w.declare("mm.2.bias", shape: [s.hidden], type: .f32)
-        var rng = FastRandom(state: seed)
+        var rng = SplitMix64(seed: seed)
         let tensors = w.tensors
         try w.writeStreaming(to: url) { i, sink in
             let t = tensors[i]
@@ -197,7 +185,7 @@ public enum RandomModel {
         decl.append((vp + "post_layernorm.weight", .bf16, [d])); decl.append((vp + "post_layernorm.bias", .bf16, [d]))
         decl.append(("multi_modal_projector.linear_1.weight", .bf16, [h, d])); decl.append(("multi_modal_projector.linear_1.bias", .bf16, [h]))
         decl.append(("multi_modal_projector.linear_2.weight", .bf16, [h, h])); decl.append(("multi_modal_projector.linear_2.bias", .bf16, [h]))
-        var rng = FastRandom(state: seed)
+        var rng = SplitMix64(seed: seed)
         try SafetensorsWriter.writeStreaming(decl, metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors")) { i, sink in
             if i % 20 == 0 { progress("llava-hf tensor \(i + 1)/\(decl.count)") }
             let e = decl[i]

@@ -293,9 +293,9 @@ final class WorkerPool: @unchecked Sendable {
     }
 }
 
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ v: T) { value = v }
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ v: T) { value = v }
 }
 
 @inline(__always) func ProcessInfo_activeCores() -> Int {

@@ -90,7 +90,7 @@ public final class AdamW: @unchecked Sendable {
         let pieces = chunks(parameters)
         var partial = [Double](repeating: 0, count: pieces.count)
         partial.withUnsafeMutableBufferPointer { out in
-            let o = UncheckedPointer(out.baseAddress)
+            let o = UncheckedSendable(out.baseAddress)
             Parallel.forEach(pieces.count) { c in
                 let (i, range) = pieces[c]
                 guard let g = parameters[i].grad?.data else { return }
@@ -103,7 +103,7 @@ public final class AdamW: @unchecked Sendable {
                 }
                 var s = Double(acc.sum())
                 while j < range.upperBound { s += Double(g[j] * g[j]); j += 1 }
-                o.pointer?[c] = s
+                o.value?[c] = s
             }
         }
         let norm = Float(partial.reduce(0, +).squareRoot())
@@ -119,10 +119,4 @@ public final class AdamW: @unchecked Sendable {
         }
         return norm
     }
-}
-
-/// A raw pointer handed to parallel workers, each of which writes its own elements.
-struct UncheckedPointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>?
-    init(_ p: UnsafeMutablePointer<T>?) { pointer = p }
 }

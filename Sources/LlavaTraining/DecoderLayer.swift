@@ -27,5 +27,10 @@ public final class DecoderLayer: @unchecked Sendable {
         return dx
     }
 
+    /// The seven projections, in the order LoRA targets are named (q, k, v, o, gate, up, down).
+    var projections: [LinearLayer] {
+        [attention.q, attention.k, attention.v, attention.o, mlp.gate, mlp.up, mlp.down]
+    }
+
     func release() { inputNorm.release(); attention.release(); postNorm.release(); mlp.release() }
 }

@@ -36,15 +36,16 @@ public enum HFExport {
         var declared: [(name: String, dtype: DType, shape: [Int])] = []
         for n in names {
             if let t = replaced[n] { declared.append((n, .f32, t.shape)) }
-            else { let info = try source.rawBytes(n).info; declared.append((n, info.dtype, info.shape)) }
+            else if let info = source.info(n) { declared.append((n, info.dtype, info.shape)) }
         }
         // A sharded source leaves its index behind: the copy is one file.
         try? FileManager.default.removeItem(at: output.appendingPathComponent("model.safetensors.index.json"))
         try SafetensorsWriter.writeStreaming(declared, metadata: ["format": "pt"], to: output.appendingPathComponent("model.safetensors")) { i, sink in
-            if let t = replaced[names[i]] {
+            let name = declared[i].name
+            if let t = replaced[name] {
                 try sink(UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
             } else {
-                try sink(try source.rawBytes(names[i]).bytes)
+                try sink(try source.rawBytes(name).bytes)
             }
         }
     }
@@ -115,7 +116,7 @@ public enum HFExport {
                     throw TrainingError.badCheckpoint("\(extras.path): \(n) is not a tensor of the base model")
                 }
                 let t = try f.tensor(n)
-                let expected = try base.rawBytes(canonical).info.shape
+                let expected = base.info(canonical)?.shape ?? []
                 guard t.shape == expected else { throw TrainingError.badCheckpoint("\(n) has shape \(t.shape), the base \(expected)") }
                 out[canonical] = t
             }

@@ -232,19 +232,14 @@ public final class TrainableLlava: @unchecked Sendable {
     /// LoRA adapters whose dropout draws depend on the step, so that a resumed run draws the same masks.
     func reseedDropout(step: Int, seed: UInt64) {
         var i: UInt64 = 0
-        for l in layers {
-            for lin in [l.attention.q, l.attention.k, l.attention.v, l.attention.o, l.mlp.gate, l.mlp.up, l.mlp.down] {
-                lin.lora?.reseed(seed &+ UInt64(step) &* 0x1_0000_0001 &+ i)
-                i += 1
-            }
+        for lin in layers.flatMap(\.projections) {
+            lin.lora?.reseed(seed &+ UInt64(step) &* 0x1_0000_0001 &+ i)
+            i += 1
         }
     }
 
     /// Each adapted projection: (weight name, its LoRA adapter).
     public var adapters: [(String, LoRAAdapter)] {
-        layers.flatMap { l in
-            [l.attention.q, l.attention.k, l.attention.v, l.attention.o, l.mlp.gate, l.mlp.up, l.mlp.down]
-                .compactMap { lin in lin.lora.map { (lin.weight.name, $0) } }
-        }
+        layers.flatMap(\.projections).compactMap { lin in lin.lora.map { (lin.weight.name, $0) } }
     }
 }

@@ -24,6 +24,8 @@ public final class TrainingRun: @unchecked Sendable {
     public let data: TrainingSet
     public let trainer: Trainer
     public let resumedFrom: Int
+    /// The data's fingerprint, hashed once: every checkpoint records it.
+    let fingerprint: String
     let output: URL
     let log: AppendLog
     public private(set) var records: [StepRecord] = []
@@ -46,7 +48,7 @@ public final class TrainingRun: @unchecked Sendable {
         data = try TrainingSet(data: config.data, images: config.images, model: model.inference, stage: o.stage,
                                maxLength: o.maxLength, legacy: model.legacyTokenizer)
         trainer = try Trainer(model: model.trainable, data: data, features: model.featureCache(), options: o)
-        let fingerprint = Self.fingerprint(data)
+        fingerprint = Self.fingerprint(data)
         if let state, let dir = existing {
             guard state.options == o else {
                 throw TrainingError.badCheckpoint("the checkpoint in \(config.output) was made with other options; resume with the same ones")
@@ -86,7 +88,7 @@ public final class TrainingRun: @unchecked Sendable {
 
     var state: TrainingState {
         TrainingState(step: trainer.step, totalSteps: trainer.totalSteps, options: config.options,
-                      dataFingerprint: Self.fingerprint(data), samples: data.count, model: config.model)
+                      dataFingerprint: fingerprint, samples: data.count, model: config.model)
     }
 
     /// Trains to the end (or until `shouldStop` says so, after a checkpoint), then exports.
