@@ -73,6 +73,27 @@ struct TrainingRunTests {
         #expect(throws: TrainingError.self) { _ = try TrainingRun(other) }
     }
 
+    @Test("a damaged checkpoint is refused with the reason, not trained from")
+    func damagedCheckpoint() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var config = loraConfig(output: dir)
+        config.options.steps = 5
+        try TrainingRun(config).run()
+        config.resume = true
+        func reason() -> String { do { _ = try TrainingRun(config); return "" } catch { return "\(error)" } }
+        let checkpoint = TrainingCheckpoint.directory(dir)
+        let state = checkpoint.appendingPathComponent("state.json")
+        let good = try Data(contentsOf: state)
+        try Data("{not json".utf8).write(to: state)
+        #expect(reason().contains("state.json is unreadable"))
+        try good.write(to: state)
+        let weights = checkpoint.appendingPathComponent("trainable.safetensors")
+        let bytes = try Data(contentsOf: weights)
+        try bytes.prefix(bytes.count / 2).write(to: weights)
+        #expect(!reason().isEmpty, "a cut trainable.safetensors must not load")
+    }
+
     @Test("batch plan: partial last micro-batch and step, seeded permutations")
     func batchPlan() {
         let p = BatchPlan(samples: 5, batchSize: 2, gradAccum: 2, shuffle: false, seed: 0)
