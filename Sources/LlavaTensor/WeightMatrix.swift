@@ -7,8 +7,8 @@ import Dispatch
 import Foundation
 
 public final class QuantizedMatrix: @unchecked Sendable {
-    /// `rows`: ggml's row-major blocks. `grouped8`: Q4_0 or Q8_0 regrouped eight rows at a time (CKernels
-    /// grouped8.c), the layout the fast VNNI products read; the same bytes per row.
+    /// `rows`: ggml's row-major blocks. `grouped8`: Q4_0, Q4_1 or Q8_0 regrouped eight rows at a time (CKernels
+    /// grouped8.c, grouped8_q4_1.c), the layout the fast VNNI products read; the same bytes per row.
     public enum Layout: Sendable { case rows, grouped8 }
 
     public let type: GGMLType
@@ -29,8 +29,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
         switch layout {
         case .rows: Dequantize.row(type, data + r * rowBytes, dst, count: cols)
         case .grouped8:
-            if type == .q8_0 { llava_dequantize_q8_0x8_row(data, Int32(r), Int32(cols), dst) }
-            else { llava_dequantize_q4_0x8_row(data, Int32(r), Int32(cols), dst) }
+            switch type {
+            case .q8_0: llava_dequantize_q8_0x8_row(data, Int32(r), Int32(cols), dst)
+            case .q4_1: llava_dequantize_q4_1x8_row(data, Int32(r), Int32(cols), dst)
+            default: llava_dequantize_q4_0x8_row(data, Int32(r), Int32(cols), dst)
+            }
         }
     }
 
@@ -41,10 +44,12 @@ public final class QuantizedMatrix: @unchecked Sendable {
         deinit { pointer.deallocate() }
     }
 
-    /// Q4_0 or Q8_0 with a multiple of 8 rows, regrouped for the VNNI kernels; anything else comes back as it is.
-    /// The source (usually a mapped file) is read once and not touched again, so its pages need not stay in memory.
+    /// Q4_0 or Q8_0 with a multiple of 8 rows, regrouped for the VNNI kernels — and Q4_1 where those kernels run
+    /// (its regrouped products keep llama.cpp's sums but exist only for AVX-512 VNNI); anything else comes back as it
+    /// is. The source (usually a mapped file) is read once and not touched again, so its pages need not stay in memory.
     public func repackedForSpeed() -> QuantizedMatrix {
-        guard type == .q4_0 || type == .q8_0, layout == .rows, rows % 8 == 0, rows > 0 else { return self }
+        let q41 = type == .q4_1 && llava_cpu_has_q4_1x8() != 0
+        guard type == .q4_0 || type == .q8_0 || q41, layout == .rows, rows % 8 == 0, rows > 0 else { return self }
         let q8 = type == .q8_0
         let buffer = Allocation(bytes: rows * rowBytes)
         let groups = rows / 8, chunks = min(groups, Parallel.threads * 4)
@@ -54,6 +59,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
             let g0 = c * per, g1 = min(groups, g0 + per)
             if g0 >= g1 { return }
             if q8 { llava_repack_q8_0x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols)) }
+            else if q41 { llava_repack_q4_1x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols)) }
             else { llava_repack_q4_0x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols)) }
         }
         return QuantizedMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(dst), owner: buffer, layout: .grouped8)
@@ -181,6 +187,7 @@ public enum WeightMatrix: @unchecked Sendable {
             if lo >= hi { return }
             switch (grouped, w.type) {
             case (true, .q8_0): llava_gemm_q8_0x8(w.data, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
+            case (true, .q4_1): llava_gemm_q4_1x8(w.data, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
             case (true, _): llava_gemm_q4_0x8(w.data, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
             case (false, _): llava_gemm_q(code, w.data, w.rowBytes, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
             }

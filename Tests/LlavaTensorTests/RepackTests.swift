@@ -1,5 +1,5 @@
 // Q4_0 and Q8_0 regrouped 8 rows at a time: the same weights (dequantised bit for bit) and the same products as the
-// row layout, up to float summation order.
+// row layout, up to float summation order; Q4_1 (regrouped only where AVX-512 VNNI runs) with the very same sums.
 import Foundation
 import LlavaTensor
 import Testing
@@ -20,6 +20,16 @@ import Testing
         return bytes
     }
 
+    /// Every row dequantises to the same floats in both layouts.
+    func expectSameRows(_ plain: QuantizedMatrix, _ packed: QuantizedMatrix) {
+        var a = [Float](repeating: 0, count: plain.cols), b = a
+        for r in 0..<plain.rows {
+            a.withUnsafeMutableBufferPointer { plain.dequantizeRow(r, into: $0.baseAddress!) }
+            b.withUnsafeMutableBufferPointer { packed.dequantizeRow(r, into: $0.baseAddress!) }
+            #expect(a == b, "row \(r)")
+        }
+    }
+
     @Test(arguments: [GGMLType.q4_0, .q8_0])
     func sameWeightsAndProducts(_ type: GGMLType) {
         let rows = 24, cols = 320
@@ -28,12 +38,7 @@ import Testing
             let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
             let packed = plain.repackedForSpeed()
             #expect(packed.layout == .grouped8)
-            var a = [Float](repeating: 0, count: cols), b = a
-            for r in 0..<rows {
-                a.withUnsafeMutableBufferPointer { plain.dequantizeRow(r, into: $0.baseAddress!) }
-                b.withUnsafeMutableBufferPointer { packed.dequantizeRow(r, into: $0.baseAddress!) }
-                #expect(a == b, "row \(r)")
-            }
+            expectSameRows(plain, packed)
             var rng = LCG(s: 9)
             for tokens in [1, 3, 8, 13, 70] {
                 let x = Tensor(shape: [tokens, cols], values: (0..<tokens * cols).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) })
@@ -47,6 +52,26 @@ import Testing
         let odd = randomMatrix(rows: 12, cols: 64, seed: 1)
         odd.withUnsafeBytes { raw in
             #expect(QuantizedMatrix(type: .q4_0, rows: 12, cols: 64, data: raw.baseAddress!, owner: nil).repackedForSpeed().layout == .rows)
+        }
+    }
+
+    /// Q4_1 keeps llama.cpp's arithmetic in the regrouped layout: every product bit for bit the row kernels' (which
+    /// the llama.cpp token tests pin down), for one token (decode) and for token tiles with remainders (prefill).
+    @Test func q4_1RegroupedIsExact() {
+        let rows = 40, cols = 576
+        let bytes = randomMatrix(rows: rows, cols: cols, seed: 5, type: .q4_1)
+        bytes.withUnsafeBytes { raw in
+            let plain = QuantizedMatrix(type: .q4_1, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+            let packed = plain.repackedForSpeed()
+            if packed.layout == .rows { return }   // no AVX-512 VNNI here: Q4_1 stays as ggml lays it out
+            expectSameRows(plain, packed)
+            var rng = LCG(s: 11)
+            for tokens in [1, 2, 5, 8, 67] {
+                let x = Tensor(shape: [tokens, cols], values: (0..<tokens * cols).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) })
+                let y0 = WeightMatrix.quantized(plain).apply(x), y1 = WeightMatrix.quantized(packed).apply(x)
+                let same = (0..<y0.count).allSatisfy { y0.data[$0].bitPattern == y1.data[$0].bitPattern }
+                #expect(same, "tokens \(tokens)")
+            }
         }
     }
 }
