@@ -33,9 +33,13 @@ public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     public private(set) var length = 0
     private let width: Int
+    private let headDim: Int
     private var keyRows: [Tensor?]        // per layer [capacity, kvHeads * headDim]
     private var valueRows: [Tensor?]      // per layer [capacity, kvHeads * headDim]
-    private var keyHalves: [HalfRows?]    // per layer [capacity, kvHeads * headDim], f16 bits
+    /// K in f16 bits, per layer [kvHeads, capacity, headDim]: head by head, so a decode step's scores read one
+    /// head's keys as one run of memory (position-major rows put them 8 KB apart on a 7B model — a page apart, out
+    /// of the prefetcher's reach).
+    private var keyHalves: [HalfRows?]
     /// V transposed, per layer [kvHeads * headDim, paddedCapacity] in f16 bits, kept up to date as llama.cpp keeps
     /// its V cache (for its attention order); zero past the positions used.
     private var valuesT: [HalfRows?]
@@ -55,6 +59,7 @@ public final class KVCache: @unchecked Sendable {
     public init(config: LlamaConfig, capacity: Int) {
         self.capacity = capacity
         width = config.kvHeads * config.headDim
+        headDim = config.headDim
         keyRows = Array(repeating: nil, count: config.layers)
         valueRows = keyRows
         keyHalves = Array(repeating: nil, count: config.layers)
@@ -75,11 +80,20 @@ public final class KVCache: @unchecked Sendable {
         return t
     }
 
-    /// Writes K rows `k` [n, width] (values f16 already) at positions [start, start + n) as f16 bits.
+    /// Elements between one KV head's keys and the next's in `appendHalfKeys`' result.
+    public var keyHeadStride: Int { capacity * headDim }
+
+    /// Writes K rows `k` [n, width] (values f16 already) at positions [start, start + n) as f16 bits; returns the
+    /// layer's keys, [kvHeads, capacity, headDim].
     func appendHalfKeys(layer: Int, start: Int, n: Int, rows k: UnsafePointer<Float>) -> UnsafePointer<UInt16> {
         let t = keyHalves[layer] ?? HalfRows(count: capacity * width)
         keyHalves[layer] = t
-        HalfBits.fromFloats(k, t.pointer + start * width, count: n * width)
+        let d = headDim
+        for j in 0..<n {
+            for h in 0..<width / d {
+                HalfBits.fromFloats(k + j * width + h * d, t.pointer + (h * capacity + start + j) * d, count: d)
+            }
+        }
         return UnsafePointer(t.pointer)
     }
 
@@ -88,7 +102,10 @@ public final class KVCache: @unchecked Sendable {
         let t = valuesT[layer] ?? HalfRows(count: width * paddedCapacity)
         valuesT[layer] = t
         let dst = t.pointer, stride = paddedCapacity
-        for j in 0..<n { for e in 0..<width { dst[e * stride + start + j] = HalfBits.fromFloat(v[j * width + e]) } }
+        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: n * width)
+        defer { halves.deallocate() }
+        HalfBits.fromFloats(v, halves, count: n * width)
+        for j in 0..<n { for e in 0..<width { dst[e * stride + start + j] = halves[j * width + e] } }
         return UnsafePointer(dst)
     }
 
@@ -204,6 +221,7 @@ public final class LlamaModel: @unchecked Sendable {
             let a: Tensor
             if numerics.llamaCppArithmetic {
                 a = Attention.forwardGGML(q: q.data, k: cache.appendHalfKeys(layer: i, start: start, n: n, rows: k.data),
+                                          kHeadStride: cache.keyHeadStride,
                                           vt: cache.appendTransposed(layer: i, start: start, n: n, rows: v.data),
                                           vtStride: cache.paddedCapacity, n: n, m: start + n,
                                           heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)

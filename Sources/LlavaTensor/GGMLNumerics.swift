@@ -23,11 +23,11 @@ extension Attention {
     /// Attention as llama.cpp's CPU backend computes it without flash attention: Q and K/V in f16,
     /// KQ through vec_dot_f16 (one query) or tinyBLAS (a batch), soft-max as ggml does it,
     /// probabilities to f16, then KQV the same way. q: [n, heads*d] (already f16-rounded);
-    /// k: [m, kvHeads*d], V given transposed (f16-rounded). Row lengths over the cache are padded to 256 with zeros,
+    /// k: per KV head `kHeadStride` elements apart, [m, d] each; V given transposed (f16-rounded). Row lengths over the cache are padded to 256 with zeros,
     /// as llama.cpp's KV view is.
     /// `vt`: V transposed, [kvHeads * d] rows of `vtStride` (≥ m, zero past m).
     public static func forwardGGML(
-        q: UnsafePointer<Float>, k: UnsafePointer<UInt16>, vt: UnsafePointer<UInt16>, vtStride: Int,
+        q: UnsafePointer<Float>, k: UnsafePointer<UInt16>, kHeadStride: Int, vt: UnsafePointer<UInt16>, vtStride: Int,
         n: Int, m: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float, queryStart: Int
     ) -> Tensor {
         let out = Tensor(zeros: [n, heads * d])
@@ -47,10 +47,10 @@ extension Attention {
                 let limit = queryStart + i + 1
                 let valid = min(m, limit)
                 if batch && d % 16 == 0 {
-                    for j in 0..<valid { row[j] = llava_dot_h16_tiny(k + j * kvHeads * d + kvh * d, qi, Int32(d)) * scale }
+                    for j in 0..<valid { row[j] = llava_dot_h16_tiny(k + kvh * kHeadStride + j * d, qi, Int32(d)) * scale }
                 } else {
                     // One C call for the row (a decode step's hot loop), the same sum per position.
-                    llava_dots_h16_vec(k + kvh * d, kvHeads * d, qi, Int32(d), Int32(valid), scale, row)
+                    llava_dots_h16_vec(k + kvh * kHeadStride, d, qi, Int32(d), Int32(valid), scale, row)
                 }
                 for j in valid..<padded { row[j] = -.infinity }
                 GGMLNumerics.softmax(row, count: padded)
