@@ -60,6 +60,17 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, MADV_DONTNEED)
     }
 
+    /// These bytes will be read a little at a time in no order (embedding rows): no read-ahead and no mapping of
+    /// neighbouring pages on a fault, so only the pages actually read become resident.
+    public func adviseRandomAccess(_ start: UnsafeRawPointer, count: Int) {
+        guard size > 0, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = Int(bitPattern: start) / page * page
+        let hi = min(Int(bitPattern: base) + size, (Int(bitPattern: start) + count + page - 1) / page * page)
+        guard hi > lo, lo >= Int(bitPattern: base) else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, MADV_RANDOM)
+    }
+
     public func bytes(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + offset, count: count)
     }

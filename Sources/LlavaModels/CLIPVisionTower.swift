@@ -84,8 +84,11 @@ public final class CLIPVisionTower: @unchecked Sendable {
         return tower
     }
 
-    /// Hidden states 0...upTo (0 = after pre_layrnorm), each [positions, D], for one image [C, H, W].
-    public func hiddenStates(pixels: Tensor, upTo: Int) -> [Tensor] {
+    /// Hidden states `wanted` (0 = after pre_layrnorm, i = after layer i), each [positions, D], for one image
+    /// [C, H, W]; runs the layers up to the largest wanted. Only the wanted states are kept (all 24 of ViT-L would
+    /// hold 57 MB for the one or two that LLaVA reads).
+    public func hiddenStates(pixels: Tensor, wanted: [Int]) -> [Int: Tensor] {
+        let upTo = wanted.max() ?? 0
         let c = config
         let d = c.hiddenSize, p = c.patchSize, side = c.patchesPerSide, ch = c.channels
         let size = c.imageSize
@@ -110,7 +113,8 @@ public final class CLIPVisionTower: @unchecked Sendable {
         (x.data + d).update(from: patches.data, count: side * side * d)
         Ops.addInPlace(x, positionEmbedding)
         var h = Ops.layerNorm(x, weight: preLNw, bias: preLNb, eps: c.layerNormEps)
-        var states = [h]
+        var states: [Int: Tensor] = [:]
+        if wanted.contains(0) { states[0] = h }
         let heads = c.heads, hd = d / heads
         for i in 0..<min(upTo, layers.count) {
             let L = layers[i]
@@ -128,7 +132,7 @@ public final class CLIPVisionTower: @unchecked Sendable {
             activation.apply(f1)
             Ops.addInPlace(h1, L.fc2w.apply(f1, bias: L.fc2b))
             h = h1
-            states.append(h)
+            if wanted.contains(i + 1) { states[i + 1] = h }
         }
         return states
     }

@@ -30,15 +30,16 @@ extension LlamaModel {
             bosId: g.metadata["tokenizer.ggml.bos_token_id"]?.int,
             eosIds: g.metadata["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [])
         let h = hidden, qd = heads * headDim, kvd = kvHeads * headDim, f = config.intermediateSize
-        func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
+        func matrix(_ name: String, _ rows: Int, _ cols: Int, regroup: Bool = true) throws -> WeightMatrix {
             guard let info = g.tensors[name] else { throw GGUFError.missingTensor(g.path, name) }
             guard info.dims == [cols, rows] else { throw GGUFError.wrongShape(name, expected: [cols, rows], found: info.dims) }
-            return try GGUFWeights.matrix(g, info)
+            return try GGUFWeights.matrix(g, info, regroup: regroup)
         }
         func vector(_ name: String, _ n: Int) throws -> Tensor {
             guard let info = g.tensors[name] else { throw GGUFError.missingTensor(g.path, name) }
             guard info.dims == [n] else { throw GGUFError.wrongShape(name, expected: [n], found: info.dims) }
-            return try GGUFWeights.floats(g, info)
+            // Copied: read in place, every layer's norm would fault in the neighbouring (released) weight pages too.
+            return try GGUFWeights.floats(g, info).copy()
         }
         var layers: [LlamaLayer] = []
         for i in 0..<config.layers {
@@ -51,8 +52,14 @@ extension LlamaModel {
                 gate: try matrix(p + "ffn_gate.weight", f, h), up: try matrix(p + "ffn_up.weight", f, h),
                 down: try matrix(p + "ffn_down.weight", h, f)))
         }
-        let embedding = try matrix("token_embd.weight", vocab, h)
-        let head = g.tensors["output.weight"] != nil ? try matrix("output.weight", vocab, h) : embedding
+        // An embedding that is only looked up stays in the map (a few rows read per prompt); regrouped it would be
+        // a resident copy (70 MB on a 7B Q4_0). Tied to the head it is multiplied every token, so it is regrouped.
+        let separateHead = g.tensors["output.weight"] != nil
+        let embedding = try matrix("token_embd.weight", vocab, h, regroup: !separateHead)
+        if separateHead, let info = g.tensors["token_embd.weight"] {
+            g.file.adviseRandomAccess(g.raw(info), count: vocab * info.type.rowBytes(h))
+        }
+        let head = separateHead ? try matrix("output.weight", vocab, h) : embedding
         try self.init(config: config, numerics: .llamaCpp, embedding: embedding, layers: layers,
                       norm: try vector("output_norm.weight", h), head: head)
     }
@@ -60,14 +67,14 @@ extension LlamaModel {
 
 /// GGUF tensors as weights: float32 used in place, other formats as quantised matrices over the map.
 public enum GGUFWeights {
-    public static func matrix(_ g: GGUFFile, _ info: GGUFTensorInfo) throws -> WeightMatrix {
+    public static func matrix(_ g: GGUFFile, _ info: GGUFTensorInfo, regroup: Bool = true) throws -> WeightMatrix {
         switch info.type {
         case .f32: return .dense(try floats(g, info))
         case .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
             // Q4_0 and Q8_0 are regrouped for the VNNI kernels; the mapped bytes, read once, are handed back so
             // the weights are not resident twice.
             let plain = QuantizedMatrix(type: info.type, rows: info.rows, cols: info.rowLength, data: g.raw(info), owner: g.file)
-            let fast = plain.repackedForSpeed()
+            let fast = regroup ? plain.repackedForSpeed() : plain
             if fast.layout != plain.layout { g.file.release(g.raw(info), count: info.rows * plain.rowBytes) }
             return .quantized(fast)
         default: throw GGUFError.unsupportedType(g.path, "\(info.type) for \(info.name)")

@@ -190,7 +190,35 @@ public final class LlamaModel: @unchecked Sendable {
         numerics.llamaCppArithmetic ? Ops.rmsNormGGML(x, weight: w, eps: config.rmsNormEps) : Ops.rmsNorm(x, weight: w, eps: config.rmsNormEps)
     }
 
-    public func forward(_ x: Tensor, cache: KVCache) throws -> Tensor {
+    /// Prompt positions computed at once (llama.cpp's n_ubatch is 512): a long prompt goes through in pieces, so
+    /// the activations held are those of one piece (a 608-token image prompt's would be ~80 MB on a 7B model).
+    /// Each position's numbers do not depend on the piece it is in, as long as no piece is a lone position (which
+    /// would take the one-query attention sums): see `pieces`.
+    public static let positionsPerPass = 256
+
+    /// [start, end) pieces of n positions, none longer than `size`, none of one position unless n is 1.
+    public static func pieces(_ n: Int, size: Int = positionsPerPass) -> [Range<Int>] {
+        var bounds = Array(stride(from: 0, to: n, by: size)) + [n]
+        if bounds.count > 2, n - bounds[bounds.count - 2] == 1 { bounds[bounds.count - 2] -= 1 }
+        return (0..<bounds.count - 1).map { bounds[$0]..<bounds[$0 + 1] }
+    }
+
+    public func forward(_ x: Tensor, cache: KVCache, positionsPerPass: Int = LlamaModel.positionsPerPass) throws -> Tensor {
+        let n = x.flatRows
+        guard cache.length + n <= cache.capacity else {
+            throw ModelError.contextOverflow(needed: cache.length + n, limit: cache.capacity)
+        }
+        let parts = Self.pieces(n, size: max(2, positionsPerPass))
+        if parts.count == 1 { return try forwardPiece(x, cache: cache) }
+        let out = Tensor(zeros: [n, config.hiddenSize])
+        for r in parts {
+            let y = try forwardPiece(x.rows(r.lowerBound, r.count), cache: cache)
+            (out.data + r.lowerBound * config.hiddenSize).update(from: y.data, count: y.count)
+        }
+        return out
+    }
+
+    private func forwardPiece(_ x: Tensor, cache: KVCache) throws -> Tensor {
         let c = config
         let n = x.flatRows, start = cache.length
         guard start + n <= cache.capacity else { throw ModelError.contextOverflow(needed: start + n, limit: cache.capacity) }

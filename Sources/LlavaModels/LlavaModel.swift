@@ -55,14 +55,14 @@ public struct VisionPart: @unchecked Sendable {
     /// The tower's selected hidden states, before the projector (what training caches, the tower being frozen).
     /// pixels [3, H, W] -> [tokensPerImage, visionHidden * featureLayers.count]
     public func selectedFeatures(pixels: Tensor) -> Tensor {
-        let states = tower.hiddenStates(pixels: pixels, upTo: featureLayers.max() ?? tower.config.layers)
+        let states = tower.hiddenStates(pixels: pixels, wanted: featureLayers)
         let skip = featureSelect == .default ? 1 : 0
         let positions = tower.config.positions - skip
         let d = tower.config.hiddenSize, k = featureLayers.count
         // [positions, d * layers]: several layers are concatenated along the feature axis.
         let selected = Tensor(zeros: [positions, d * k])
         for (j, idx) in featureLayers.enumerated() {
-            let s = states[idx]
+            guard let s = states[idx] else { preconditionFailure("feature layer \(idx) outside the tower (checked at load)") }
             for r in 0..<positions {
                 (selected.data + r * d * k + j * d).update(from: s.data + (r + skip) * d, count: d)
             }

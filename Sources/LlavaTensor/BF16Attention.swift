@@ -14,8 +14,6 @@ public final class BF16Attention: @unchecked Sendable {
     private var softmax: dnnl_primitive_t? = nil, context: dnnl_primitive_t? = nil
     private var stridedF32 = dnnl_memory_desc_t(), denseBF16 = dnnl_memory_desc_t(), keysT = dnnl_memory_desc_t()
     private var scoresF32 = dnnl_memory_desc_t(), probsBF16 = dnnl_memory_desc_t(), outStrided = dnnl_memory_desc_t()
-    private let qb: UnsafeMutableRawPointer, kb: UnsafeMutableRawPointer, vb: UnsafeMutableRawPointer
-    private let sbuf: UnsafeMutableRawPointer, pbuf: UnsafeMutableRawPointer
     #endif
 
     /// For `tokens` positions of `heads` heads of `headDim`; nil where oneDNN bf16 is unavailable.
@@ -24,9 +22,6 @@ public final class BF16Attention: @unchecked Sendable {
         #if canImport(COneDNN)
         guard BF16Matrix.isAvailable, let ctx = OneDNNContext.shared else { return nil }
         let N = Int64(n), H = Int64(h), D = Int64(d)
-        qb = .allocate(byteCount: h * n * d * 2, alignment: 64); kb = .allocate(byteCount: h * n * d * 2, alignment: 64)
-        vb = .allocate(byteCount: h * n * d * 2, alignment: 64)
-        sbuf = .allocate(byteCount: h * n * n * 4, alignment: 64); pbuf = .allocate(byteCount: h * n * n * 2, alignment: 64)
         func ok(_ s: dnnl_status_t) -> Bool { s == dnnl_success }
         // [H, N, d] views of [N, H*d] rows, the dense bf16 copies, K^T as a view, scores, probabilities, output.
         guard ok(dnnl_memory_desc_init_by_strides(&stridedF32, 3, [H, N, D], dnnl_f32, [D, H * D, 1])),
@@ -72,7 +67,6 @@ public final class BF16Attention: @unchecked Sendable {
     deinit {
         #if canImport(COneDNN)
         for p in [toBF16, scores, softmax, context] { if let p { dnnl_primitive_destroy(p) } }
-        for b in [qb, kb, vb, sbuf, pbuf] { b.deallocate() }
         #endif
     }
 
@@ -83,6 +77,15 @@ public final class BF16Attention: @unchecked Sendable {
         guard let ctx = OneDNNContext.shared, let toBF16, let scores, let softmax, let context else {
             preconditionFailure("oneDNN attention unavailable")
         }
+        // Per call, not per tower: between images these 34 MB (ViT-L/336) go back to the heap for the language
+        // model's prefill to reuse.
+        let n = tokens, h = heads, d = headDim
+        let qb = UnsafeMutableRawPointer.allocate(byteCount: h * n * d * 2, alignment: 64)
+        let kb = UnsafeMutableRawPointer.allocate(byteCount: h * n * d * 2, alignment: 64)
+        let vb = UnsafeMutableRawPointer.allocate(byteCount: h * n * d * 2, alignment: 64)
+        let sbuf = UnsafeMutableRawPointer.allocate(byteCount: h * n * n * 4, alignment: 64)
+        let pbuf = UnsafeMutableRawPointer.allocate(byteCount: h * n * n * 2, alignment: 64)
+        defer { for b in [qb, kb, vb, sbuf, pbuf] { b.deallocate() } }
         let done = ctx.run {
             var made: [dnnl_memory_t] = []
             defer { made.forEach { dnnl_memory_destroy($0) } }

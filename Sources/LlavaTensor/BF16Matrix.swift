@@ -81,9 +81,29 @@ public final class BF16Matrix: @unchecked Sendable {
         #endif
     }
 
-    /// y = x W^T + b.  x: [tokens, in] -> [tokens, out]
+    /// y = x W^T + b for any number of rows: the primitive's `tokens` rows at a time, a short last piece padded
+    /// with zero rows.  x: [n, in] -> [n, out]
     public func apply(_ x: Tensor, bias: Tensor?) -> Tensor {
-        precondition(x.flatRows == tokens && x.columns == cols, "bf16 product built for [\(tokens), \(cols)], given \(x.shape)")
+        precondition(x.columns == cols, "bf16 product built for \(cols) inputs, given \(x.shape)")
+        let n = x.flatRows
+        if n == tokens { return applyWhole(x, bias: bias) }
+        var shape = x.shape
+        shape[shape.count - 1] = rows
+        let y = Tensor(zeros: shape)
+        var r0 = 0
+        while r0 < n {
+            let count = min(tokens, n - r0)
+            let piece = Tensor(zeros: [tokens, cols])
+            piece.data.update(from: x.data + r0 * cols, count: count * cols)
+            let out = applyWhole(piece, bias: bias)
+            (y.data + r0 * rows).update(from: out.data, count: count * rows)
+            r0 += count
+        }
+        return y
+    }
+
+    /// x: exactly [tokens, in] -> [tokens, out]
+    private func applyWhole(_ x: Tensor, bias: Tensor?) -> Tensor {
         let y = Tensor(zeros: [tokens, rows])
         #if canImport(COneDNN)
         guard let ctx = OneDNNContext.shared else { preconditionFailure("oneDNN unavailable") }

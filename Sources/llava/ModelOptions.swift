@@ -29,7 +29,9 @@ struct ModelOptions: ParsableArguments {
         guard let precision = VisionPrecision(rawValue: visionPrecision) else {
             throw ValidationError("--vision-precision must be f32 or bf16")
         }
-        return try loadF32().with(visionPrecision: precision)
+        let loaded = try loadF32().with(visionPrecision: precision)
+        AllocatorTuning.releaseFreedMemory()
+        return loaded
     }
 
     private func loadF32() throws -> LlavaModel {

@@ -34,4 +34,24 @@ struct BF16VisionTests {
         let f32Features = try f32.imageFeatures(pixels: pixels)
         #expect(maxAbsDiff(UnsafeBufferPointer(f32Features.buffer), UnsafeBufferPointer(reference.buffer)) < 1e-4)
     }
+
+    /// A bf16 matrix built for a row count takes any other: whole pieces exactly as a run of that count gives them,
+    /// a short piece padded; all within bf16's rounding of the float32 product.
+    @Test func anyRowCount() throws {
+        guard BF16Matrix.isAvailable else { return }
+        var rng = SplitMix64(seed: 4)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) } }
+        let w = Tensor(shape: [48, 64], values: values(48 * 64)), bias = Tensor(shape: [48], values: values(48))
+        let m = try #require(BF16Matrix(w, tokens: 4))
+        let x = Tensor(shape: [9, 64], values: values(9 * 64))
+        let y = m.apply(x, bias: bias)
+        #expect(y.shape == [9, 48])
+        let head = m.apply(Tensor(shape: [4, 64], values: Array(x.scalars.prefix(4 * 64))), bias: bias)
+        #expect(y.scalars.prefix(4 * 48) == head.scalars[...])
+        let exact = Ops.linear(x, w, bias)
+        let worst = zip(y.scalars, exact.scalars).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 0.1 && worst > 0, "bf16 vs f32: \(worst)")
+        let one = m.apply(Tensor(shape: [1, 64], values: Array(x.scalars.suffix(64))), bias: bias)
+        #expect(one.scalars[...] == y.scalars.suffix(48))
+    }
 }

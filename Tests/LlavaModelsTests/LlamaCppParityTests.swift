@@ -57,4 +57,20 @@ final class SmolLM: @unchecked Sendable {
                                                      options: GenerationOptions(maxTokens: c.greedy.count))
         #expect(r.tokenIds == c.greedy)
     }
+
+    /// A long prompt is computed in pieces (memory); every position's numbers are the same bits as in one pass.
+    @Test func prefillInPiecesIsExact() throws {
+        let lm = try SmolLM.shared.get().language
+        let ids = Array(llamaCppCases.flatMap(\.promptTokens).prefix(45))
+        #expect(ids.count == 45)
+        func run(_ size: Int) throws -> [Float] {
+            try lm.forward(try lm.embed(ids), cache: KVCache(config: lm.config, capacity: ids.count), positionsPerPass: size).scalars
+        }
+        let whole = try run(1000)
+        #expect(try run(16) == whole)   // 16 + 16 + 13
+        #expect(try run(22) == whole)   // 22 + 21 + 2: no lone last position
+        #expect(LlamaModel.pieces(45, size: 22) == [0..<22, 22..<43, 43..<45])
+        #expect(LlamaModel.pieces(1, size: 22) == [0..<1])
+        #expect(LlamaModel.pieces(512, size: 256) == [0..<256, 256..<512])
+    }
 }
