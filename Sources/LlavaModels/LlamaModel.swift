@@ -43,8 +43,15 @@ public final class KVCache: @unchecked Sendable {
     /// V transposed, per layer [kvHeads * headDim, paddedCapacity] in f16 bits, kept up to date as llama.cpp keeps
     /// its V cache (for its attention order); zero past the positions used.
     private var valuesT: [HalfRows?]
+    /// The opt-in q8_0 cache (KVCacheType.q8_0): K and V rows as ggml block_q8_0, per layer
+    /// [kvHeads, capacity, headDim / 32 blocks].
+    private var keyBlocks: [ByteRows?]
+    private var valueBlocks: [ByteRows?]
     /// Rows of V^T are padded only as far as the attention sums read (whole 64-element steps).
     public var paddedCapacity: Int { (capacity + 63) / 64 * 64 }
+    /// Bytes of one position's K (or V) for one head in the q8_0 cache, and between one head's rows and the next's.
+    public var q8RowBytes: Int { headDim / 32 * 34 }
+    public var q8HeadBytes: Int { capacity * q8RowBytes }
 
     /// A zeroed buffer of f16 bits.
     final class HalfRows: @unchecked Sendable {
@@ -52,6 +59,16 @@ public final class KVCache: @unchecked Sendable {
         init(count: Int) {
             pointer = .allocate(capacity: max(1, count))
             pointer.initialize(repeating: 0, count: max(1, count))
+        }
+        deinit { pointer.deallocate() }
+    }
+
+    /// A zeroed byte buffer.
+    final class ByteRows: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        init(count: Int) {
+            pointer = .allocate(byteCount: max(1, count), alignment: 64)
+            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, count))
         }
         deinit { pointer.deallocate() }
     }
@@ -64,6 +81,8 @@ public final class KVCache: @unchecked Sendable {
         valueRows = keyRows
         keyHalves = Array(repeating: nil, count: config.layers)
         valuesT = keyHalves
+        keyBlocks = Array(repeating: nil, count: config.layers)
+        valueBlocks = keyBlocks
     }
 
     func keys(_ layer: Int) -> Tensor {
@@ -109,6 +128,24 @@ public final class KVCache: @unchecked Sendable {
         return UnsafePointer(dst)
     }
 
+    /// Writes K and V rows [n, width] at positions [start, start + n) of layer `layer` as q8_0 blocks; returns the
+    /// layer's keys and values, each [kvHeads, capacity, headDim / 32 blocks].
+    func appendQ8(layer: Int, start: Int, n: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>)
+        -> (keys: UnsafeRawPointer, values: UnsafeRawPointer) {
+        let kb = keyBlocks[layer] ?? ByteRows(count: width / headDim * q8HeadBytes)
+        let vb = valueBlocks[layer] ?? ByteRows(count: width / headDim * q8HeadBytes)
+        keyBlocks[layer] = kb; valueBlocks[layer] = vb
+        let d = headDim
+        for j in 0..<n {
+            for h in 0..<width / d {
+                let at = h * q8HeadBytes + (start + j) * q8RowBytes
+                Quantize.row(.q8_0, k + j * width + h * d, kb.pointer + at, count: d)
+                Quantize.row(.q8_0, v + j * width + h * d, vb.pointer + at, count: d)
+            }
+        }
+        return (UnsafeRawPointer(kb.pointer), UnsafeRawPointer(vb.pointer))
+    }
+
     /// Forgets everything after `length` positions (for reusing a shared prefix).
     public func truncate(to n: Int) { length = min(length, max(0, n)) }
     func advance(by n: Int) { length += n }
@@ -134,6 +171,15 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// What the KV cache holds. `.reference`: what the reference implementation keeps — f16 for a GGUF model (as
+/// llama.cpp), float32 for a llava-hf checkpoint (as transformers). `.q8_0`: K and V as 8-bit blocks (llama.cpp's
+/// `--cache-type-k/v q8_0`): ~half an f16 cache's memory and of the bytes each decoded token reads, not the
+/// reference's numbers. Needs a head size that is a multiple of 32.
+public enum KVCacheType: String, Sendable, CaseIterable {
+    case reference = "default"
+    case q8_0
+}
+
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     public let numerics: LlamaNumerics
@@ -142,6 +188,8 @@ public final class LlamaModel: @unchecked Sendable {
     let norm: Tensor
     let head: WeightMatrix        // [vocab, hidden]
     let activation: Activation
+    /// What KV caches used with this model hold (set before generating; see KVCacheType).
+    public private(set) var kvCacheType: KVCacheType = .reference
     /// Receives intermediate tensors under llama.cpp's graph names (for comparing op by op).
     nonisolated(unsafe) public var trace: ((String, Tensor) -> Void)? = nil
 
@@ -176,6 +224,14 @@ public final class LlamaModel: @unchecked Sendable {
         else { throw SafetensorsError.missingTensor(weights.folder, headName) }
         try self.init(config: c, numerics: .transformers, embedding: .dense(embed), layers: ls,
                       norm: try weights.tensor(prefix + "norm.weight", shape: [h]), head: .dense(head))
+    }
+
+    /// Chooses what KV caches hold from now on; a q8_0 cache needs whole 32-value blocks per head.
+    public func useKVCache(_ type: KVCacheType) throws {
+        if type == .q8_0 && config.headDim % 32 != 0 {
+            throw ModelError.unsupportedPrecision("a q8_0 KV cache needs a head size that is a multiple of 32 (this model's is \(config.headDim))")
+        }
+        kvCacheType = type
     }
 
     /// Token embeddings.  [ids.count, hidden]
@@ -247,7 +303,12 @@ public final class LlamaModel: @unchecked Sendable {
             }
             let scale = 1 / Float(c.headDim).squareRoot()
             let a: Tensor
-            if numerics.llamaCppArithmetic {
+            if kvCacheType == .q8_0 {
+                let (kc, vc) = cache.appendQ8(layer: i, start: start, n: n, keys: k.data, values: v.data)
+                a = Attention.forwardQ8(q: q.data, k: kc, v: vc, headBytes: cache.q8HeadBytes, rowBytes: cache.q8RowBytes,
+                                        n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                        scale: scale, queryStart: start)
+            } else if numerics.llamaCppArithmetic {
                 a = Attention.forwardGGML(q: q.data, k: cache.appendHalfKeys(layer: i, start: start, n: n, rows: k.data),
                                           kHeadStride: cache.keyHeadStride,
                                           vt: cache.appendTransposed(layer: i, start: start, n: n, rows: v.data),

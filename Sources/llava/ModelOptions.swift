@@ -25,11 +25,16 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Vision tower products: f32 (reference numbers) or bf16 (oneDNN, AVX512-BF16: ~2x faster, bf16 precision).")
     var visionPrecision: String = "f32"
 
+    @Option(help: "What the KV cache holds: default (what the reference keeps: f16 for GGUF as llama.cpp, float32 for llava-hf) or q8_0 (8-bit blocks: about half the memory of f16, not the reference's numbers).")
+    var kvCache: String = "default"
+
     func load() throws -> LlavaModel {
         guard let precision = VisionPrecision(rawValue: visionPrecision) else {
             throw ValidationError("--vision-precision must be f32 or bf16")
         }
+        guard let kvType = KVCacheType(rawValue: kvCache) else { throw ValidationError("--kv-cache must be default or q8_0") }
         let loaded = try loadF32().with(visionPrecision: precision)
+        try loaded.language.useKVCache(kvType)
         AllocatorTuning.releaseFreedMemory()
         return loaded
     }

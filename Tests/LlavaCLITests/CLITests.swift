@@ -176,6 +176,24 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
         else { expectCleanError(r, mentioning: "AVX512-BF16") }
     }
 
+    @Test func kvCacheOption() throws {
+        expectCleanError(try llava(["generate", "--model", Self.smol, "--kv-cache", "q4_0", "--prompt", "hi"]),
+                         mentioning: "--kv-cache must be default or q8_0")
+        // tiny-gqa-crop's heads are 16 wide: no whole q8_0 block.
+        expectCleanError(try llava(["generate", "--model", fx("tiny-gqa-crop"), "--kv-cache", "q8_0", "--prompt", "hi"]),
+                         mentioning: "multiple of 32")
+        // 8-bit K and V move the numbers a little: the greedy answer starts as the f16 cache's does.
+        var answers: [[Int]] = []
+        for kv in ["default", "q8_0"] {
+            let r = try llava(["generate", "--model", Self.smol, "--kv-cache", kv, "--prompt", "What is the capital of France?",
+                               "--max-tokens", "8", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try JSONValue.parse(Data(try #require(r.stdout.split(separator: "\n").last).utf8))
+            answers.append(json["token_ids"]?.array?.compactMap(\.int) ?? [])
+        }
+        #expect(answers[1].count == 8 && answers[0].prefix(4) == answers[1].prefix(4), "\(answers)")
+    }
+
     @Test func corruptGGUFIsAnError() throws {
         let d = try tempDir().appendingPathComponent("cut.gguf")
         let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: Self.smol))
