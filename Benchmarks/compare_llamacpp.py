@@ -3,8 +3,11 @@
 
 Workloads (DESIGN.md / issue 4): SmolLM2-135M Q4_1 (prefill 512, decode 128); the LLaVA-1.5-7B-shaped random model
 (`llava init-random`) as Q4_0 and Q8_0 with one 336x336 image plus a 32-token question, 32 decoded tokens.
-Runs alternate between implementations; each figure is the median of --repeats runs. Also measures the machine:
-memory bandwidth (numpy copy) and f32 GEMM peak (numpy/OpenBLAS), and reports the fraction of each reached.
+Runs alternate between implementations; each figure is the median of --repeats runs. Also measures the machine —
+memory read bandwidth (a 1 GB f32 matrix-vector product on --threads BLAS threads, which only streams the matrix),
+copy bandwidth, f32 GEMM peak (numpy/OpenBLAS) and, with --torch, bf16 GEMM peak (PyTorch/oneDNN) — and reports the
+fraction of each that swift-llava reaches: decode against read bandwidth, image encode and prefill against the GEMM
+peaks (FLOPs counted from the model's shapes).
 """
 import argparse
 import ctypes
@@ -14,6 +17,12 @@ import statistics
 import subprocess
 import sys
 import time
+
+if __name__ == "__main__":
+    # The BLAS used for the machine's figures runs on as many threads as the implementations measured.
+    _t = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "2"
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", _t)
+    os.environ.setdefault("OMP_NUM_THREADS", _t)
 
 import numpy as np
 
@@ -114,20 +123,56 @@ def torch_bench(folder, prompt, gen, threads):
     return json.loads(out)
 
 
-def machine(threads):
+def machine(threads, with_torch):
+    """Read and copy bandwidth (GB/s), f32 GEMM GFLOPS (numpy), bf16 GEMM GFLOPS (PyTorch, or 0 without it)."""
     a = np.ones(256 * 1024 * 1024 // 4, dtype=np.float32)   # 256 MB
     b = np.empty_like(a)
-    best = 0.0
+    copy = 0.0
     for _ in range(5):
         t0 = time.perf_counter(); np.copyto(b, a); dt = time.perf_counter() - t0
-        best = max(best, 2 * a.nbytes / dt / 1e9)
+        copy = max(copy, 2 * a.nbytes / dt / 1e9)
+    del a, b
+    m = np.ones((16384, 16384), dtype=np.float32)   # 1 GB, streamed once per product
+    v = np.ones(16384, dtype=np.float32)
+    m @ v
+    read = 0.0
+    for _ in range(5):
+        t0 = time.perf_counter(); m @ v; dt = time.perf_counter() - t0
+        read = max(read, m.nbytes / dt / 1e9)
+    del m
     x = np.random.rand(1024, 4096).astype(np.float32); y = np.random.rand(4096, 4096).astype(np.float32)
     x @ y
     t0 = time.perf_counter()
     for _ in range(3):
         x @ y
     gflops = 3 * 2 * 1024 * 4096 * 4096 / (time.perf_counter() - t0) / 1e9
-    return best, gflops
+    bf16 = 0.0
+    if with_torch:
+        snippet = ("import sys, time, torch\n"
+                   "torch.set_num_threads(int(sys.argv[1]))\n"
+                   "x = torch.rand(1024, 4096, dtype=torch.bfloat16); y = torch.rand(4096, 4096, dtype=torch.bfloat16)\n"
+                   "x @ y\n"
+                   "t0 = time.perf_counter()\n"
+                   "for _ in range(5): x @ y\n"
+                   "print(5 * 2 * 1024 * 4096 * 4096 / (time.perf_counter() - t0) / 1e9)\n")
+        out = subprocess.run([sys.executable, "-c", snippet, str(threads)], capture_output=True, text=True)
+        if out.returncode == 0:
+            bf16 = float(out.stdout.strip().splitlines()[-1])
+    return read, copy, gflops, bf16
+
+
+def work_flops(name, prompt_tokens):
+    """FLOPs of one image encode and of the prefill (matrix products and attention), from the model's shapes."""
+    if "7B" in name:
+        n, d, f, layers = 577, 1024, 4096, 23    # CLIP ViT-L/14-336 to its second-to-last layer
+        encode = layers * (2 * n * (4 * d * d + 2 * d * f) + 4 * n * n * d) + 2 * 576 * (d * 4096 + 4096 * 4096)
+        h, ff, L = 4096, 11008, 32
+    else:                                         # SmolLM2-135M: 576 hidden, 9 heads / 3 KV heads of 64, 30 layers
+        encode, h, ff, L = 0, 576, 1536, 30
+    t = prompt_tokens
+    kv = h if "7B" in name else 192
+    per_layer = 2 * t * (2 * h * h + 2 * h * kv + 3 * h * ff) + 2 * t * t * h   # causal attention: half of 4 t^2 h
+    return encode, L * per_layer
 
 
 def main():
@@ -168,9 +213,10 @@ def main():
         mm = os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")
         for p in sorted(chosen & {"q4_0", "q8_0"}):
             workloads.append((f"LLaVA-7B-shaped {p.upper()}", os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf"), mm, 32, 32))
-    bw, gemm = machine(args.threads)
-    print(f"machine: {os.cpu_count()} cores; memory copy {bw:.1f} GB/s; numpy f32 GEMM {gemm:.0f} GFLOPS; threads {args.threads}; "
-          f"swift-llava vision products in {args.vision_precision}")
+    bw, copy_bw, gemm, gemm_bf16 = machine(args.threads, args.torch)
+    print(f"machine: {os.cpu_count()} cores; memory read {bw:.1f} GB/s, copy {copy_bw:.1f} GB/s; f32 GEMM {gemm:.0f} GFLOPS "
+          f"(numpy/OpenBLAS)" + (f", bf16 GEMM {gemm_bf16:.0f} GFLOPS (PyTorch)" if gemm_bf16 else "") +
+          f"; threads {args.threads}; swift-llava vision products in {args.vision_precision}")
     rows = []
     for name, model, mmproj, prompt, gen in workloads:
         res = {"swift-llava": [], "llama.cpp": []}
@@ -184,15 +230,19 @@ def main():
         for k, v in res.items():
             print(f"{name} {k}: " + "; ".join(json.dumps({m: round(x, 2) for m, x in r.items()}) for r in v), flush=True)
         med = {k: {metric: statistics.median(r[metric] for r in v) for metric in v[0]} for k, v in res.items()}
-        rows.append((name, med, os.path.getsize(model) + (os.path.getsize(mmproj) if mmproj else 0), os.path.getsize(model)))
+        tokens = prompt + (576 if mmproj else 0)
+        rows.append((name, med, os.path.getsize(model) + (os.path.getsize(mmproj) if mmproj else 0), os.path.getsize(model),
+                     work_flops(name, tokens), tokens))
     print()
     print(f"{'workload':26s} {'impl':13s} {'encode ms':>10s} {'prefill t/s':>12s} {'decode t/s':>11s} {'peak RSS MB':>12s}")
-    for name, med, size, _ in rows:
+    for name, med, size, _, _, _ in rows:
         for impl, m in med.items():
             print(f"{name:26s} {impl:13s} {m['encode_ms']:10.0f} {m['prefill']:12.2f} {m['decode']:11.2f} {m['rss_mb']:12.0f}")
     print()
     print("ratios: swift-llava speed / the faster peer (>1 means swift-llava is faster); RSS / files' size")
-    for name, med, size, lm_size in rows:
+    peak = max(gemm, gemm_bf16)
+    peak_name = "the bf16 GEMM peak" if peak == gemm_bf16 else "the f32 GEMM peak"
+    for name, med, size, lm_size, (encode_flop, prefill_flop), tokens in rows:
         s = med["swift-llava"]
         peers = {k: v for k, v in med.items() if k != "swift-llava"}
         line = f"{name:26s}"
@@ -202,8 +252,15 @@ def main():
         line += f" prefill {s['prefill'] / max(v['prefill'] for v in peers.values()):.2f}x"
         line += f" decode {s['decode'] / max(v['decode'] for v in peers.values()):.2f}x"
         line += f" rss/files {s['rss_mb'] * 1048576 / size:.2f}"
-        line += f" (decode streams {lm_size / 1e9 * s['decode']:.1f} GB/s of weights = {lm_size / 1e9 * s['decode'] / bw * 100:.0f}% of copy bandwidth)"
         print(line)
+        bound = f"{'':26s} bounds:"
+        if s["encode_ms"] > 0:
+            rate = encode_flop / (s["encode_ms"] / 1000) / 1e9
+            bound += f" encode {rate:.0f} GFLOPS = {rate / peak * 100:.0f}% of {peak_name};"
+        prefill_rate = prefill_flop * s["prefill"] / tokens / 1e9   # FLOPs over the time `tokens` positions took
+        bound += f" prefill {prefill_rate:.0f} GFLOPS = {prefill_rate / peak * 100:.0f}% of {peak_name};"
+        bound += f" decode streams {lm_size / 1e9 * s['decode']:.1f} GB/s of weights = {lm_size / 1e9 * s['decode'] / bw * 100:.0f}% of read bandwidth"
+        print(bound)
 
 
 if __name__ == "__main__":
