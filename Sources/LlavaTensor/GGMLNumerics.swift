@@ -54,7 +54,7 @@ extension Attention {
                 }
                 for j in valid..<padded { row[j] = -.infinity }
                 GGMLNumerics.softmax(row, count: padded)
-                for j in 0..<padded { row[j] = HalfBits.round(row[j]) }
+                llava_round_to_half(row, padded)
                 let o = o0 + i * heads * d + h * d
                 if batch {
                     for e in 0..<d { o[e] = llava_dot_h16_tiny(vt + (kvh * d + e) * vtStride, row, Int32(tinyLen)) }

@@ -1,6 +1,7 @@
 // The kernels CLIP and LLaMA need, in float32, mirroring PyTorch's definitions:
 // linear (nn.Linear), layer norm (nn.LayerNorm), RMS norm (LlamaRMSNorm), the activations
 // (GELU exact and tanh, quick_gelu, SiLU), softmax, rotary embeddings (HF rotate_half layout).
+import CKernels
 import Foundation
 
 public enum Ops {
@@ -146,7 +147,7 @@ extension Ops {
 
     /// Rounds every value to the nearest float16 (what a half-precision buffer would hold).
     public static func roundToHalf(_ p: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { p[i] = HalfBits.round(p[i]) }
+        llava_round_to_half(p, count)
     }
 }
 

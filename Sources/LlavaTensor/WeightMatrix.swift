@@ -179,7 +179,11 @@ public enum WeightMatrix: @unchecked Sendable {
         let grouped = w.layout == .grouped8
         let units = grouped ? w.rows / 8 : w.rows   // groups of 8 rows, or rows
         let code: Int32 = w.type == .q4_0 ? 0 : w.type == .q4_1 ? 1 : 2
-        let chunks = min(Parallel.threads * 2, max(1, w.rows / 64))   // more pieces cost more in hand-offs than they win in balance (SmolLM2 decode +9–17 % vs 4 per thread)
+        // Two pieces per thread for small matrices (more cost more in hand-offs than they win in balance: SmolLM2
+        // decode +9–17 % vs 4 per thread); about one per MB for large ones, so the thread that finishes first waits
+        // for at most a small piece of a 7B's 25 MB matrices.
+        let bySize = tokens == 1 ? w.rows * w.rowBytes >> 20 : 0
+        let chunks = min(max(Parallel.threads * 2, bySize), max(1, units))
         let per = (units + chunks - 1) / chunks
         let a = UnsafeRawPointer(acts), out = y.data
         Parallel.forEach(chunks) { c in

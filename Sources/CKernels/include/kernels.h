@@ -64,6 +64,8 @@ float llava_dot_h16_tiny(const uint16_t *x, const float *y, int n);
 void llava_dots_h16_vec(const uint16_t *x, long x_stride, const float *y, int n, int count, float scale, float *out);
 // Float to IEEE half, rounding to nearest even.
 void llava_f32_to_f16(const float *src, uint16_t *dst, long n);
+// x = the float nearest to x in IEEE half (round to nearest even), in place.
+void llava_round_to_half(float *x, long n);
 // Float to bfloat16, rounding to nearest even (NaN stays NaN); AVX512-BF16's vcvtneps2bf16 when present.
 void llava_f32_to_bf16(const float *src, uint16_t *dst, long n);
 // Whether this CPU multiplies bfloat16 pairs natively (AVX512-BF16).
