@@ -139,8 +139,8 @@ public final class KVCache: @unchecked Sendable {
         for j in 0..<n {
             for h in 0..<width / d {
                 let at = h * q8HeadBytes + (start + j) * q8RowBytes
-                Quantize.row(.q8_0, k + j * width + h * d, kb.pointer + at, count: d)
-                Quantize.row(.q8_0, v + j * width + h * d, vb.pointer + at, count: d)
+                Attention.quantizeQ8(k + j * width + h * d, into: kb.pointer + at, count: d)
+                Attention.quantizeQ8(v + j * width + h * d, into: vb.pointer + at, count: d)
             }
         }
         return (UnsafeRawPointer(kb.pointer), UnsafeRawPointer(vb.pointer))
@@ -274,10 +274,10 @@ public final class LlamaModel: @unchecked Sendable {
         return out
     }
 
+    /// One piece of `forward`, which has checked that the cache holds it.
     private func forwardPiece(_ x: Tensor, cache: KVCache) throws -> Tensor {
         let c = config
         let n = x.flatRows, start = cache.length
-        guard start + n <= cache.capacity else { throw ModelError.contextOverflow(needed: start + n, limit: cache.capacity) }
         let kvd = c.kvHeads * c.headDim
         let h = x.copy()
         trace?("embd", h)

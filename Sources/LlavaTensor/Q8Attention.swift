@@ -6,6 +6,12 @@
 import CKernels
 
 extension Attention {
+    /// One K or V row into the q8_0 cache, quantised as llama.cpp fills its q8_0 cache (the vectorised routine that
+    /// also quantises activations). x: `count` floats (whole 32-value blocks) -> count / 32 blocks of 34 bytes.
+    public static func quantizeQ8(_ x: UnsafePointer<Float>, into dst: UnsafeMutableRawPointer, count: Int) {
+        llava_quantize_q8_0(x, dst, Int32(count))
+    }
+
     /// q: [n, heads * d] for positions queryStart ..< queryStart + n; k, v: per KV head `headBytes` apart, rows of
     /// `rowBytes` (d / 32 blocks) for positions 0 ..< m. Causal. -> [n, heads * d]
     public static func forwardQ8(
