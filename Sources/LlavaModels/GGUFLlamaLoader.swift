@@ -38,8 +38,7 @@ extension LlamaModel {
         func vector(_ name: String, _ n: Int) throws -> Tensor {
             guard let info = g.tensors[name] else { throw GGUFError.missingTensor(g.path, name) }
             guard info.dims == [n] else { throw GGUFError.wrongShape(name, expected: [n], found: info.dims) }
-            // Copied: read in place, every layer's norm would fault in the neighbouring (released) weight pages too.
-            return try GGUFWeights.floats(g, info).copy()
+            return try GGUFWeights.ownedFloats(g, info)
         }
         var layers: [LlamaLayer] = []
         for i in 0..<config.layers {
@@ -79,6 +78,13 @@ public enum GGUFWeights {
             return .quantized(fast)
         default: throw GGUFError.unsupportedType(g.path, "\(info.type) for \(info.name)")
         }
+    }
+
+    /// A float32 copy of a small tensor (a norm, a bias) that never points into the map: read in place, each use would
+    /// fault in the neighbouring pages — weights that the regrouped and bf16 paths have handed back.
+    public static func ownedFloats(_ g: GGUFFile, _ info: GGUFTensorInfo) throws -> Tensor {
+        let t = try floats(g, info)
+        return info.type == .f32 ? t.copy() : t   // other formats are converted into a fresh tensor already
     }
 
     /// A float32 copy (or view, for F32) of a tensor in any format: for norms, biases, embeddings.

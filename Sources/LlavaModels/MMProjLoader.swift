@@ -35,10 +35,7 @@ public enum MMProjLoader {
             guard info.dims.reversed() == shape || (info.elementCount == shape.reduce(1, *) && shape.count == 1) else {
                 throw GGUFError.wrongShape(name, expected: shape, found: info.dims.reversed())
             }
-            // F32 vectors are copied (1 MB on ViT-L): read in place, they would fault in neighbouring matrix pages
-            // that the bf16 path hands back.
-            let t = try GGUFWeights.floats(g, info).reshaped(shape)
-            return info.type == .f32 ? t.copy() : t
+            return try GGUFWeights.ownedFloats(g, info).reshaped(shape)
         }
         /// Matrices stay F16/BF16 in the mapped file and are widened slab by slab when used.
         func matrix(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
