@@ -7,7 +7,6 @@
 import Glibc
 
 @_silgen_name("mallopt") private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-@_silgen_name("malloc_trim") private func glibcMallocTrim(_ pad: Int) -> Int32
 
 public enum AllocatorTuning {
     /// Idempotent; call early.
@@ -16,16 +15,9 @@ public enum AllocatorTuning {
         _ = glibcMallopt(mmapThreshold, 1 << 30)
         _ = glibcMallopt(trimThreshold, Int32.max)
     }
-
-    /// Hands the pages of freed blocks back to the kernel once (after loading: conversion buffers, a 7B model's
-    /// ~110 MB of them, would otherwise stay resident for the process's life).
-    public static func releaseFreedMemory() {
-        _ = glibcMallocTrim(0)
-    }
 }
 #else
 public enum AllocatorTuning {
     public static func keepFreedMemory() {}
-    public static func releaseFreedMemory() {}
 }
 #endif

@@ -35,7 +35,6 @@ struct ModelOptions: ParsableArguments {
         guard let kvType = KVCacheType(rawValue: kvCache) else { throw ValidationError("--kv-cache must be default or q8_0") }
         let loaded = try loadF32().with(visionPrecision: precision)
         try loaded.language.useKVCache(kvType)
-        AllocatorTuning.releaseFreedMemory()
         return loaded
     }
 
