@@ -50,6 +50,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .target(name: "LlavaTraining", dependencies: ["LlavaTensor", "LlavaFormats", "LlavaTokenizer", "LlavaVision", "LlavaModels"]),
+        .target(name: "LlavaScenes", dependencies: ["LlavaTensor", "LlavaFormats", "LlavaVision"]),
         .target(name: "LlavaEval", dependencies: ["LlavaFormats", "LlavaModels", "LlavaGeneration", "LlavaCuration"]),
         .target(name: "LlavaServer", dependencies: [
             "LlavaModels", "LlavaGeneration",
@@ -59,7 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "llava", dependencies: [
-            "LlavaGeneration", "LlavaModels", "LlavaCuration", "LlavaEval", "LlavaServer", "LlavaTraining",
+            "LlavaGeneration", "LlavaModels", "LlavaCuration", "LlavaEval", "LlavaServer", "LlavaTraining", "LlavaScenes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "LlavaTensorTests", dependencies: ["LlavaTensor"]),

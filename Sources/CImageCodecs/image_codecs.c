@@ -162,3 +162,96 @@ void llava_image_free(llava_decoded_image *image) {
     free(image->pixels);
     image->pixels = NULL;
 }
+
+// ---- Encoders (synthetic scenes are written as real PNG and JPEG files) --------------------------
+
+void llava_buffer_free(uint8_t *buffer) { free(buffer); }
+
+int llava_encode_jpeg(const uint8_t *rgb, int width, int height, int quality, uint8_t **out, size_t *out_length,
+                      char *message) {
+    struct jpeg_compress_struct cinfo;
+    jpeg_trap trap;
+    unsigned char *volatile buffer = NULL;
+    unsigned long size = 0;
+    *out = NULL; *out_length = 0; message[0] = 0;
+    cinfo.err = jpeg_std_error(&trap.base);
+    trap.base.error_exit = jpeg_trap_exit;
+    trap.message = message;
+    if (setjmp(trap.jump)) {
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        return 1;
+    }
+    jpeg_create_compress(&cinfo);
+    unsigned char *target = NULL;
+    jpeg_mem_dest(&cinfo, &target, &size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    size_t stride = (size_t)width * 3;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + stride * cinfo.next_scanline);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    buffer = target;
+    jpeg_destroy_compress(&cinfo);
+    *out = buffer;
+    *out_length = size;
+    return 0;
+}
+
+typedef struct {
+    uint8_t *data;
+    size_t length, capacity;
+    char *message;
+} png_sink;
+
+static void png_write_memory(png_structp png, png_bytep source, png_size_t count) {
+    png_sink *sink = (png_sink *)png_get_io_ptr(png);
+    if (sink->length + count > sink->capacity) {
+        size_t capacity = sink->capacity ? sink->capacity * 2 : 65536;
+        while (capacity < sink->length + count) capacity *= 2;
+        uint8_t *grown = realloc(sink->data, capacity);
+        if (!grown) png_error(png, "out of memory");
+        sink->data = grown;
+        sink->capacity = capacity;
+    }
+    memcpy(sink->data + sink->length, source, count);
+    sink->length += count;
+}
+
+static void png_flush_memory(png_structp png) { (void)png; }
+
+static void png_sink_error(png_structp png, png_const_charp text) {
+    png_sink *sink = (png_sink *)png_get_error_ptr(png);
+    snprintf(sink->message, 200, "%s", text);
+    png_longjmp(png, 1);
+}
+
+int llava_encode_png(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *out_length, char *message) {
+    png_sink sink = {NULL, 0, 0, message};
+    *out = NULL; *out_length = 0; message[0] = 0;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, png_sink_error, png_trap_warning);
+    if (!png) { snprintf(message, 200, "libpng could not start"); return 1; }
+    png_infop info = png_create_info_struct(png);
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(sink.data);
+        return 1;
+    }
+    png_set_write_fn(png, &sink, png_write_memory, png_flush_memory);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * width * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    *out = sink.data;
+    *out_length = sink.length;
+    return 0;
+}

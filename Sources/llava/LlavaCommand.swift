@@ -7,7 +7,7 @@ struct LlavaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llava",
         abstract: "LLaVA (Large Language and Vision Assistant) on a plain CPU.",
-        subcommands: [GenerateCommand.self, ChatCommand.self, ForwardCommand.self, TokenizeCommand.self, ConvertCommand.self, BenchCommand.self, InitRandomCommand.self, CurateCommand.self, EvalCommand.self, ServeCommand.self, TrainCommand.self, MergeLoRACommand.self])
+        subcommands: [GenerateCommand.self, ChatCommand.self, ForwardCommand.self, TokenizeCommand.self, ConvertCommand.self, BenchCommand.self, InitRandomCommand.self, CurateCommand.self, EvalCommand.self, ServeCommand.self, TrainCommand.self, MergeLoRACommand.self, ScenesCommand.self])
 }
 
 /// Errors leave as one clear line on stderr and exit status 1.

@@ -24,4 +24,11 @@ int llava_decode_jpeg(const uint8_t *data, size_t length, llava_decoded_image *o
 int llava_decode_png(const uint8_t *data, size_t length, llava_decoded_image *out);
 void llava_image_free(llava_decoded_image *image);
 
+// Encoders for 8-bit RGB, rows packed. On success *out holds a malloc'd file image (free with llava_buffer_free)
+// and *out_length its size; non-zero on failure with `message` (200 bytes) set. quality: 1...100.
+int llava_encode_png(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *out_length, char *message);
+int llava_encode_jpeg(const uint8_t *rgb, int width, int height, int quality, uint8_t **out, size_t *out_length,
+                      char *message);
+void llava_buffer_free(uint8_t *buffer);
+
 #endif
