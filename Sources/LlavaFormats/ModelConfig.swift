@@ -103,33 +103,76 @@ public struct CLIPVisionConfig: Sendable, Equatable, Codable {
     public var channels: Int
     public var layerNormEps: Float
     public var hiddenAct: String
+    /// Which tower: CLIP's (`clip_vision_model`) or DINOv2's (`dinov2`: patch bias, CLS token, LayerScale,
+    /// position embeddings interpolated to the input's grid).
+    public var modelType: VisionModelType = .clip
+    /// The side of the images the tower is fed. CLIP: always `imageSize`. DINOv2: what the processor makes
+    /// (its position embeddings, made for `imageSize`, are interpolated to this grid).
+    public var inputSize: Int
 
     public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, imageSize: Int, patchSize: Int,
-                channels: Int = 3, layerNormEps: Float = 1e-5, hiddenAct: String = "quick_gelu") {
+                channels: Int = 3, layerNormEps: Float = 1e-5, hiddenAct: String = "quick_gelu",
+                modelType: VisionModelType = .clip, inputSize: Int? = nil) {
         self.hiddenSize = hiddenSize; self.intermediateSize = intermediateSize; self.layers = layers
         self.heads = heads; self.imageSize = imageSize; self.patchSize = patchSize; self.channels = channels
         self.layerNormEps = layerNormEps; self.hiddenAct = hiddenAct
+        self.modelType = modelType; self.inputSize = inputSize ?? imageSize
     }
 
     /// `vision_config` of a llava config, or a CLIP config.json (its `vision_config`). Missing keys take
     /// CLIPVisionConfig's defaults (ViT-B/32), as transformers does.
     public init(json j: JSONValue, file: String) throws {
+        let type = j["model_type"]?.string ?? "clip_vision_model"
+        guard let kind = VisionModelType(configName: type) else {
+            throw ConfigError.unsupported("vision_config.model_type \"\(type)\" (clip_vision_model and dinov2 are supported)")
+        }
+        modelType = kind
         hiddenSize = j["hidden_size"]?.int ?? 768
-        intermediateSize = j["intermediate_size"]?.int ?? 3072
         layers = j["num_hidden_layers"]?.int ?? 12
         heads = j["num_attention_heads"]?.int ?? 12
-        imageSize = j["image_size"]?.int ?? 224
-        patchSize = j["patch_size"]?.int ?? 32
         channels = j["num_channels"]?.int ?? 3
-        layerNormEps = Float(j["layer_norm_eps"]?.double ?? 1e-5)
-        hiddenAct = j["hidden_act"]?.string ?? "quick_gelu"
+        switch kind {
+        case .clip:
+            intermediateSize = j["intermediate_size"]?.int ?? 3072
+            imageSize = j["image_size"]?.int ?? 224
+            patchSize = j["patch_size"]?.int ?? 32
+            layerNormEps = Float(j["layer_norm_eps"]?.double ?? 1e-5)
+            hiddenAct = j["hidden_act"]?.string ?? "quick_gelu"
+        case .dinov2:
+            // Dinov2Config's defaults; the MLP width is hidden_size * mlp_ratio.
+            let ratio = j["mlp_ratio"]?.double ?? 4
+            intermediateSize = Int((Double(hiddenSize) * ratio).rounded())
+            imageSize = j["image_size"]?.int ?? 224
+            patchSize = j["patch_size"]?.int ?? 14
+            layerNormEps = Float(j["layer_norm_eps"]?.double ?? 1e-6)
+            hiddenAct = j["hidden_act"]?.string ?? "gelu"
+            if j["use_swiglu_ffn"]?.bool == true { throw ConfigError.unsupported("dinov2 use_swiglu_ffn") }
+            if j["qkv_bias"]?.bool == false { throw ConfigError.unsupported("dinov2 without qkv_bias") }
+            if let r = j["num_register_tokens"]?.int, r > 0 { throw ConfigError.unsupported("dinov2 register tokens") }
+        }
+        inputSize = imageSize
         guard hiddenSize > 0, heads > 0, hiddenSize % heads == 0 else { throw ConfigError.badValue("vision_config.num_attention_heads", "does not divide hidden_size") }
         guard patchSize > 0, imageSize % patchSize == 0 else { throw ConfigError.badValue("vision_config.patch_size", "\(patchSize) does not divide image_size \(imageSize)") }
         guard layers > 0 else { throw ConfigError.badValue("vision_config.num_hidden_layers", "must be positive") }
     }
 
-    public var patchesPerSide: Int { imageSize / patchSize }
+    /// Patches along a side of the input, and the positions (CLS + patches) one image becomes.
+    public var patchesPerSide: Int { inputSize / patchSize }
     public var positions: Int { patchesPerSide * patchesPerSide + 1 }
+    /// The position embeddings' own grid side (`imageSize / patchSize`).
+    public var positionGrid: Int { imageSize / patchSize }
+}
+
+public enum VisionModelType: String, Sendable, Codable {
+    case clip = "clip_vision_model"
+    case dinov2
+    public init?(configName: String) {
+        switch configName {
+        case "clip_vision_model", "clip": self = .clip
+        case "dinov2": self = .dinov2
+        default: return nil
+        }
+    }
 }
 
 public enum FeatureSelect: String, Sendable, Codable { case `default`, full }

@@ -29,16 +29,28 @@ public enum CheckpointLoader {
         if weights.has("multi_modal_projector.linear_1.weight") && !weights.has("multi_modal_projector.linear_2.weight") {
             config.projector = .linear
         }
-        let tokenizer = try TokenizerJSON.load(path: dir.appendingPathComponent("tokenizer.json").path)
+        let tokenizer = try TokenizerJSON.loadAny(path: dir.appendingPathComponent("tokenizer.json").path)
 
         let improc = try imageProcessorConfig(dir, config: config)
         var processorTokens: (patch: Int?, additional: Int?, strategy: String?) = (nil, nil, nil)
-        if let p = try readJSON(dir.appendingPathComponent("processor_config.json")), p["image_processor"] != nil {
+        // The token count is checked when the processor config nests its image processor or says how many extra
+        // tokens it adds (a flat file that says neither leaves HF's count unknown here).
+        if let p = try readJSON(dir.appendingPathComponent("processor_config.json")),
+           p["image_processor"] != nil || p["num_additional_image_tokens"] != nil {
             processorTokens = (p["patch_size"]?.int, p["num_additional_image_tokens"]?.int, p["vision_feature_select_strategy"]?.string)
         }
         let out = improc.outputSize
-        guard out.height == config.vision.imageSize, out.width == config.vision.imageSize else {
-            throw ConfigError.badValue("crop_size", "processor makes \(out.height)x\(out.width) images, the vision tower takes \(config.vision.imageSize)")
+        if config.vision.modelType == .dinov2 {
+            // DINOv2 takes the processor's size: its position embeddings are interpolated to that grid (HF does the
+            // same at every call). Square inputs only, as every LLaVA processor makes them.
+            guard out.height == out.width, out.height >= config.vision.patchSize else {
+                throw ConfigError.badValue("crop_size", "a DINOv2 tower needs square images of at least one patch, "
+                                           + "the processor makes \(out.height)x\(out.width)")
+            }
+            config.vision.inputSize = out.height
+        }
+        guard out.height == config.vision.inputSize, out.width == config.vision.inputSize else {
+            throw ConfigError.badValue("crop_size", "processor makes \(out.height)x\(out.width) images, the vision tower takes \(config.vision.inputSize)")
         }
         if let patch = processorTokens.patch {
             // The processor's count must agree with what the tower produces, or HF itself would fail.
@@ -51,8 +63,12 @@ public enum CheckpointLoader {
 
         let chat = try template ?? detectTemplate(dir)
         let indices = config.featureLayers.map { $0 < 0 ? config.vision.layers + 1 + $0 : $0 }
-        let vision = try CLIPVisionTower(config: config.vision, weights: weights, prefix: "vision_tower.vision_model.",
-                                         keepLayers: indices.max() ?? config.vision.layers)
+        let keep = indices.max() ?? config.vision.layers
+        let vision: any VisionTower = config.vision.modelType == .dinov2
+            ? try DINOv2VisionTower(config: config.vision, weights: weights, prefix: "vision_tower.vision_model.",
+                                    keepLayers: keep)
+            : try CLIPVisionTower(config: config.vision, weights: weights, prefix: "vision_tower.vision_model.",
+                                  keepLayers: keep)
         let projector = try Projector(kind: config.projector, inDim: config.vision.hiddenSize * config.featureLayers.count,
                                       outDim: config.text.hiddenSize, bias: config.projectorBias, weights: weights,
                                       names: ["multi_modal_projector.linear_1", "multi_modal_projector.linear_2"])

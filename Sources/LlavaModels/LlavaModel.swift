@@ -10,7 +10,7 @@ import LlavaVision
 
 /// The vision half: tower, projector, image processor, and which hidden states to read.
 public struct VisionPart: @unchecked Sendable {
-    public let tower: CLIPVisionTower
+    public let tower: any VisionTower
     public let projector: Projector
     public let processor: CLIPImageProcessor
     /// Indices into the tower's hidden states (0 = embeddings after pre_layrnorm), concatenated.
@@ -20,7 +20,7 @@ public struct VisionPart: @unchecked Sendable {
     /// so they count in resident memory only while an image is being encoded.
     public let ownFile: MappedFile?
 
-    public init(tower: CLIPVisionTower, projector: Projector, processor: CLIPImageProcessor,
+    public init(tower: any VisionTower, projector: Projector, processor: CLIPImageProcessor,
                 featureLayers: [Int], featureSelect: FeatureSelect, ownFile: MappedFile? = nil) {
         self.tower = tower; self.projector = projector; self.processor = processor
         self.featureLayers = featureLayers.map { $0 < 0 ? tower.config.layers + 1 + $0 : $0 }
@@ -35,8 +35,8 @@ public struct VisionPart: @unchecked Sendable {
         switch precision {
         case .f32: return self
         case .bf16:
-            guard let t = tower.bf16(releasing: ownFile), let p = projector.bf16(tokens: tokensPerImage) else {
-                throw ModelError.unsupportedPrecision("bf16 vision needs oneDNN (libdnnl-dev, Linux) and a CPU with AVX512-BF16")
+            guard let t = tower.bf16Tower(releasing: ownFile), let p = projector.bf16(tokens: tokensPerImage) else {
+                throw ModelError.unsupportedPrecision("bf16 vision needs oneDNN (libdnnl-dev, Linux), a CPU with AVX512-BF16 and a CLIP tower")
             }
             // The f16/bf16 source was read whole to convert it; its pages are not needed any more.
             if let ownFile { ownFile.release(UnsafeRawPointer(ownFile.base), count: ownFile.size) }

@@ -41,8 +41,12 @@ public struct TrainingSet: Sendable {
             } else if stage == .alignment {
                 throw TrainingError.badData("sample \(s.id) has no image; stage 1 learns from image-caption pairs")
             }
-            let full = stage == .alignment
-                ? try labeller.plain(s, maxLength: Int.max) : try labeller.conversation(s, maxLength: Int.max)
+            // Stage 2 follows the checkpoint's own chat template: ChatML models learn in ChatML, the rest in vicuna_v1.
+            let full: TokenizedSample
+            if stage == .alignment { full = try labeller.plain(s, maxLength: Int.max) }
+            else if model.chatTemplate.kind == .chatml {
+                full = try labeller.chatml(s, template: model.chatTemplate, maxLength: Int.max)
+            } else { full = try labeller.conversation(s, maxLength: Int.max) }
             let cut = TokenizedSample(ids: Array(full.ids.prefix(maxLength)), labels: Array(full.labels.prefix(maxLength)),
                                       mismatch: full.mismatch)
             if full.ids.count > maxLength { truncated += 1 }

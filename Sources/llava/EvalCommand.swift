@@ -146,12 +146,15 @@ struct EvalAccuracyCommand: ParsableCommand {
     @Option(help: "Question file with ground truths (choices + answer, answers, or label).") var questions: String
     @Option(help: "Answers file (JSONL: question_id, text).") var answers: String
     @Flag(help: "Print JSON instead of a table.") var json = false
+    @Flag(help: "Also give each category's majority-answer score (short answer and yes/no sets).") var baseline = false
 
     func run() throws {
         try runReportingErrors {
             let qs = try EvalQuestion.load(URL(fileURLWithPath: questions))
             let ans = try EvalAnswer.load(URL(fileURLWithPath: answers))
-            let kinds = Set(qs.map(\.kind))
+            var kinds = Set(qs.map(\.kind))
+            // Short answers and yes/no may share a file (scored together, by category).
+            if kinds == [.shortAnswer, .yesNo] { kinds = [.shortAnswer] }
             guard kinds.count == 1, let kind = kinds.first, kind != .open else {
                 throw EvalError("\(questions): every question must be of one kind — choices + answer, answers, or label")
             }
@@ -166,11 +169,19 @@ struct EvalAccuracyCommand: ParsableCommand {
                 return
             }
             let groups = try AccuracyReport.grouped(questions: qs, answers: ans)
-            if json { writeOut(String(decoding: try encoder.encode(groups), as: UTF8.self) + "\n"); return }
-            writeOut("| subject | n | accuracy | unparsed |\n|---|---:|---:|---:|\n")
+            let floor = AccuracyReport.majorityBaseline(questions: qs)
+            if json {
+                let out = baseline ? try encoder.encode(["accuracy": groups, "majority_baseline": floor])
+                                   : try encoder.encode(groups)
+                writeOut(String(decoding: out, as: UTF8.self) + "\n")
+                return
+            }
+            writeOut(baseline ? "| subject | n | accuracy | majority answer | unparsed |\n|---|---:|---:|---:|---:|\n"
+                              : "| subject | n | accuracy | unparsed |\n|---|---:|---:|---:|\n")
             for key in groups.keys.sorted(by: { ($0 == "all" ? 1 : 0, $0) < ($1 == "all" ? 1 : 0, $1) }) {
                 guard let g = groups[key] else { continue }
-                writeOut("| \(key) | \(g.n) | \(String(format: "%.2f", g.accuracy)) | \(g.unparsed) |\n")
+                let f = baseline ? " \(String(format: "%.2f", floor[key]?.accuracy ?? 0)) |" : ""
+                writeOut("| \(key) | \(g.n) | \(String(format: "%.2f", g.accuracy)) |\(f) \(g.unparsed) |\n")
             }
         }
     }

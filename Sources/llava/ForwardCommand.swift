@@ -31,7 +31,7 @@ struct ForwardCommand: ParsableCommand {
             let cache = KVCache(config: model.language.config, capacity: ids.count)
             let logits = model.language.logits(try model.language.forward(x, cache: cache))
             var entries: [SafetensorsEntry] = [.int64("input_ids", shape: [ids.count], ids)]
-            let side = model.vision?.tower.config.imageSize ?? 0
+            let side = model.vision?.tower.config.inputSize ?? 0
             entries.append(.float32("pixel_values", shape: [pixels.count, 3, side, side], pixels.flatMap { $0.scalars }))
             let hidden = model.language.config.hiddenSize
             let rows = features.reduce(0) { $0 + $1.flatRows }

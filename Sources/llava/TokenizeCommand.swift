@@ -26,7 +26,7 @@ struct TokenizeCommand: ParsableCommand {
             }
             let tok: any Tokenizer
             if model.hasSuffix(".gguf") { tok = try GGUFTokenizer(gguf: GGUFFile(path: model)) }
-            else { tok = try TokenizerJSON.load(path: model) }
+            else { tok = try TokenizerJSON.loadAny(path: model) }
             let ids = tok.encode(input, addSpecialTokens: !noSpecial)
             if json { writeOut("{\"ids\": [\(ids.map(String.init).joined(separator: ", "))]}\n") }
             else { writeOut(ids.map(String.init).joined(separator: " ") + "\n") }
