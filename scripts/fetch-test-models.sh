@@ -30,7 +30,7 @@ fi
 VOCAB="$CACHE/llama.cpp-vocab"
 if [ ! -s "$VOCAB/ggml-vocab-llama-spm.gguf.out" ]; then
     tmp="$(mktemp -d)"
-    "$PY" -m pip download -q --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d "$tmp"
+    "$PY" -m pip download -q --no-deps --no-binary llama-cpp-python llama-cpp-python==0.3.36 -d "$tmp"
     "$PY" - "$tmp" "$VOCAB" <<'PYEOF'
 import glob, os, sys, tarfile
 tmp, dest = sys.argv[1], sys.argv[2]

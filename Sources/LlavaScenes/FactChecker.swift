@@ -63,13 +63,15 @@ public enum FactChecker {
                 article = true
             }
             let plural = w[i].hasSuffix("s")
-            // "one of the shapes", "each of", "other" etc. are not counts of the phrase.
+            // "one of the shapes", "each of", "other" etc. are not counts of the phrase, nor is a hypothetical
+            // ("two shapes would be left").
             let partitive = j >= 1 && ["of", "other", "the", "these", "those"].contains(w[j - 1])
+            let hypothetical = w[(i + 1)..<min(w.count, i + 3)].contains { ["would", "left", "remain", "remaining"].contains($0) }
             let matching = objs.filter { o in
                 (shape == nil || o.shape == shape) && (color == nil || o.color == color) && (size == nil || o.size == size)
             }
             let specific = shape != nil || color != nil
-            if let count, !partitive, plural || count <= 1 {
+            if let count, !partitive, !hypothetical, plural || count <= 1 {
                 record(&v, "count", ok: matching.count == count,
                        "says \(count) \(w[max(0, j + 1)...i].joined(separator: " ")), the scene has \(matching.count)")
             } else if specific && (article || color != nil) && !negated(w, before: i) {
