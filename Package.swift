@@ -76,7 +76,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/LlavaTestSupport"),
         .testTarget(name: "LlavaCurationTests", dependencies: ["LlavaCuration", "LlavaTestSupport"]),
-        .testTarget(name: "LlavaTrainingTests", dependencies: ["LlavaTraining", "LlavaModels", "LlavaFormats", "LlavaTensor"]),
+        .testTarget(name: "LlavaTrainingTests", dependencies: ["LlavaTraining", "LlavaModels", "LlavaFormats", "LlavaTensor",
+                                                        "LlavaTokenizer"]),
         .testTarget(name: "LlavaScenesTests", dependencies: ["LlavaScenes", "LlavaVision", "LlavaFormats", "LlavaTensor"]),
         .testTarget(name: "LlavaEvalTests", dependencies: ["LlavaEval", "LlavaTestSupport"]),
         .testTarget(name: "LlavaServerTests", dependencies: [

@@ -316,9 +316,26 @@ def tokenizer_json(meta, image_token):
     }
 
 
+def verify_checksums(adapter_dir):
+    """Every file SHA256SUMS names must match, or nothing is assembled."""
+    import hashlib
+    path = os.path.join(adapter_dir, "SHA256SUMS")
+    if not os.path.exists(path):
+        sys.exit("error: %s has no SHA256SUMS" % adapter_dir)
+    for line in open(path):
+        if not line.strip():
+            continue
+        digest, name = line.split(None, 1)
+        name = name.strip().lstrip("*")
+        with open(os.path.join(adapter_dir, name), "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != digest:
+                sys.exit("error: %s does not match SHA256SUMS" % os.path.join(adapter_dir, name))
+
+
 def merge_adapter(tensors, adapter_dir):
     """PEFT adapter + projector from `llava train` (adapter_config.json, adapter_model.safetensors,
     non_lora_trainables.safetensors)."""
+    verify_checksums(adapter_dir)
     with open(os.path.join(adapter_dir, "adapter_config.json")) as f:
         cfg = json.load(f)
     scale = cfg["lora_alpha"] / cfg["r"]
@@ -399,7 +416,8 @@ def main():
               "layerscale_value": 1.0, "patch_size": 14, "image_size": grid * 14, "num_channels": 3,
               "qkv_bias": True, "use_swiglu_ffn": False, "drop_path_rate": 0.0}
     config = {"architectures": ["LlavaForConditionalGeneration"], "model_type": "llava", "text_config": text,
-              "vision_config": vision, "image_token_index": image_token, "image_seq_length": (args.image_size // 14) ** 2,
+              "vision_config": vision, "image_token_index": image_token,
+              "image_seq_length": (args.image_size // 14) ** 2,
               "vision_feature_layer": args.feature_layer, "vision_feature_select_strategy": "default",
               "projector_hidden_act": "gelu", "multimodal_projector_bias": True, "tie_word_embeddings": True,
               "torch_dtype": "float32"}

@@ -67,18 +67,26 @@ fi
 
 # SmolLLaVA: SmolLM2 + DINOv2 + our trained projector and LoRA (models/smol-llava-adapter, checksummed), assembled
 # as a llava-hf folder; smol-llava-base is the same without the adapter (what training starts from).
-"$PY" -c "import numpy" 2>/dev/null || "$PY" -m pip install -q numpy
-ADAPTER="$(cd "$(dirname "$0")/.." && pwd)/models/smol-llava-adapter"
+"$PY" -c "import numpy" 2>/dev/null || "$PY" -m pip install -q numpy \
+    || { echo "error: scripts/assemble_smol_llava.py needs numpy for $PY" >&2; exit 1; }
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ADAPTER="$HERE/../models/smol-llava-adapter"
 GGUF="$CACHE/SmolLM2-135M-Instruct.Q4_1.gguf"
-if [ ! -s "$CACHE/smol-llava-base/model.safetensors" ]; then
-    "$PY" "$(dirname "$0")/assemble_smol_llava.py" --gguf "$GGUF" --onnx "$ONNX" --output "$CACHE/smol-llava-base"
+# A folder is rebuilt when the assembling script or the adapter changes (their digests are its stamp).
+digest() { "$PY" -c 'import hashlib, sys; print(hashlib.sha256(b"".join(open(p, "rb").read() for p in sys.argv[1:])).hexdigest())' "$@"; }
+stamp="$(digest "$HERE/assemble_smol_llava.py")"
+if [ "$(cat "$CACHE/smol-llava-base/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    "$PY" "$HERE/assemble_smol_llava.py" --gguf "$GGUF" --onnx "$ONNX" --output "$CACHE/smol-llava-base"
+    echo "$stamp" > "$CACHE/smol-llava-base/.stamp"
 fi
 if [ -f "$ADAPTER/SHA256SUMS" ]; then
-    (cd "$ADAPTER" && sha256sum --quiet -c SHA256SUMS) || { echo "error: $ADAPTER does not match its SHA256SUMS" >&2; exit 1; }
-    stamp="$(sha256sum "$ADAPTER/SHA256SUMS" | cut -d' ' -f1)"
-    if [ "$(cat "$CACHE/smol-llava/.adapter-sha256" 2>/dev/null)" != "$stamp" ]; then
-        "$PY" "$(dirname "$0")/assemble_smol_llava.py" --gguf "$GGUF" --onnx "$ONNX" --adapter "$ADAPTER" \
+    stamp="$(digest "$HERE/assemble_smol_llava.py" "$ADAPTER/SHA256SUMS")"
+    if [ "$(cat "$CACHE/smol-llava/.stamp" 2>/dev/null)" != "$stamp" ]; then
+        # --adapter checks every file against SHA256SUMS before merging.
+        "$PY" "$HERE/assemble_smol_llava.py" --gguf "$GGUF" --onnx "$ONNX" --adapter "$ADAPTER" \
             --output "$CACHE/smol-llava"
-        echo "$stamp" > "$CACHE/smol-llava/.adapter-sha256"
+        echo "$stamp" > "$CACHE/smol-llava/.stamp"
     fi
+else
+    echo "warning: $ADAPTER/SHA256SUMS is missing: SmolLLaVA is not assembled (only smol-llava-base)" >&2
 fi

@@ -174,8 +174,10 @@ int llava_encode_jpeg(const uint8_t *rgb, int width, int height, int quality, ui
     unsigned char *volatile buffer = NULL;
     unsigned long size = 0;
     *out = NULL; *out_length = 0; message[0] = 0;
+    if (width <= 0 || height <= 0) { snprintf(message, 200, "empty image"); return 1; }
     cinfo.err = jpeg_std_error(&trap.base);
     trap.base.error_exit = jpeg_trap_exit;
+    trap.base.emit_message = jpeg_trap_message;
     trap.message = message;
     if (setjmp(trap.jump)) {
         jpeg_destroy_compress(&cinfo);

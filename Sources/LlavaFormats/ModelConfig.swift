@@ -141,7 +141,7 @@ public struct CLIPVisionConfig: Sendable, Equatable, Codable {
         case .dinov2:
             // Dinov2Config's defaults; the MLP width is hidden_size * mlp_ratio.
             let ratio = j["mlp_ratio"]?.double ?? 4
-            intermediateSize = Int((Double(hiddenSize) * ratio).rounded())
+            intermediateSize = Int(Double(hiddenSize) * ratio)   // int(), as HF truncates
             imageSize = j["image_size"]?.int ?? 224
             patchSize = j["patch_size"]?.int ?? 14
             layerNormEps = Float(j["layer_norm_eps"]?.double ?? 1e-6)

@@ -65,6 +65,9 @@ public enum Converter {
         let configURL = dir.appendingPathComponent("config.json")
         guard let json = try CheckpointLoader.readJSON(configURL) else { throw ConfigError.missingFile(configURL.path) }
         let config = try LlavaConfig(json: json, file: configURL.path)
+        guard config.vision.modelType == .clip else {
+            throw ConfigError.unsupported("conversion of a \(config.vision.modelType.rawValue) vision tower to GGUF (CLIP only)")
+        }
         let store = try WeightStore(folder: folder)
         let tokenizer = try TokenizerJSON.load(path: dir.appendingPathComponent("tokenizer.json").path)
         let t = config.text, v = config.vision

@@ -33,7 +33,9 @@ public final class DINOv2VisionTower: @unchecked Sendable, VisionTower {
         }
         activation = act
         let d = c.hiddenSize, p = c.patchSize, f = c.intermediateSize
-        guard c.inputSize >= p else { throw ConfigError.badValue("crop_size", "\(c.inputSize) is smaller than a patch") }
+        guard c.inputSize >= p else {
+            throw ConfigError.badValue("crop_size", "\(c.inputSize) is smaller than a patch")
+        }
         patchWeight = try weights.tensor(prefix + "embeddings.patch_embeddings.projection.weight",
                                          shape: [d, c.channels, p, p]).reshaped([d, c.channels * p * p])
         patchBias = try weights.tensor(prefix + "embeddings.patch_embeddings.projection.bias", shape: [d])
@@ -53,7 +55,8 @@ public final class DINOv2VisionTower: @unchecked Sendable, VisionTower {
                 qw: .dense(try t(a + "query.weight", [d, d])), qb: try t(a + "query.bias", [d]),
                 kw: .dense(try t(a + "key.weight", [d, d])), kb: try t(a + "key.bias", [d]),
                 vw: .dense(try t(a + "value.weight", [d, d])), vb: try t(a + "value.bias", [d]),
-                ow: .dense(try t("attention.output.dense.weight", [d, d])), ob: try t("attention.output.dense.bias", [d]),
+                ow: .dense(try t("attention.output.dense.weight", [d, d])),
+                ob: try t("attention.output.dense.bias", [d]),
                 ls1: try t("layer_scale1.lambda1", [d]), ls2: try t("layer_scale2.lambda1", [d]),
                 fc1w: .dense(try t("mlp.fc1.weight", [f, d])), fc1b: try t("mlp.fc1.bias", [f]),
                 fc2w: .dense(try t("mlp.fc2.weight", [d, f])), fc2b: try t("mlp.fc2.bias", [d])))
@@ -86,9 +89,11 @@ public final class DINOv2VisionTower: @unchecked Sendable, VisionTower {
                     for i in 0..<4 {
                         let (ix, wx) = taps[ox][i]
                         let s = src + (iy * grid + ix) * d
-                        if i == 0 { for c in 0..<d { row[c] = s[c] * wx } } else { for c in 0..<d { row[c] += s[c] * wx } }
+                        if i == 0 { for c in 0..<d { row[c] = s[c] * wx } }
+                        else { for c in 0..<d { row[c] += s[c] * wx } }
                     }
-                    if j == 0 { for c in 0..<d { dst[c] = row[c] * wy } } else { for c in 0..<d { dst[c] += row[c] * wy } }
+                    if j == 0 { for c in 0..<d { dst[c] = row[c] * wy } }
+                    else { for c in 0..<d { dst[c] += row[c] * wy } }
                 }
             }
         }

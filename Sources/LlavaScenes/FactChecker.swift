@@ -66,9 +66,12 @@ public enum FactChecker {
             // "one of the shapes", "each of", "other" etc. are not counts of the phrase, nor is a hypothetical
             // ("two shapes would be left").
             let partitive = j >= 1 && ["of", "other", "the", "these", "those"].contains(w[j - 1])
-            let hypothetical = w[(i + 1)..<min(w.count, i + 3)].contains { ["would", "left", "remain", "remaining"].contains($0) }
+            let hypothetical = w[(i + 1)..<min(w.count, i + 3)].contains {
+                ["would", "left", "remain", "remaining"].contains($0)
+            }
             let matching = objs.filter { o in
-                (shape == nil || o.shape == shape) && (color == nil || o.color == color) && (size == nil || o.size == size)
+                (shape == nil || o.shape == shape) && (color == nil || o.color == color)
+                    && (size == nil || o.size == size)
             }
             let specific = shape != nil || color != nil
             if let count, !partitive, !hypothetical, plural || count <= 1 {
@@ -89,7 +92,8 @@ public enum FactChecker {
                         let pos = SceneLanguage.position(o)
                         return pos == truth || (truth.split(separator: " ").count == 1 && pos.contains(truth))
                     }
-                    record(&v, "position", ok: ok, "puts the \(w[i]) \(p); it is \(matching.map(SceneLanguage.position))")
+                    record(&v, "position", ok: ok,
+                           "puts the \(w[i]) \(p); it is \(matching.map(SceneLanguage.position))")
                 }
             }
             i += 1

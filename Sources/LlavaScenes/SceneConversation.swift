@@ -9,7 +9,8 @@ public enum SceneConversation {
     /// The benchmark's short-answer instruction (LlavaEval's EvalQuestion.shortAnswerInstruction says the same).
     public static let shortAnswerInstruction = "Answer in a single word or a short phrase."
 
-    public static func template(_ scene: Scene, using g: inout SplitMix64, factualOnly: Bool = false) -> InstructSample {
+    public static func template(_ scene: Scene, using g: inout SplitMix64,
+                                factualOnly: Bool = false) -> InstructSample {
         var qs = SceneQuestions.questions(for: scene, using: &g)
         if factualOnly { qs.removeAll { $0.kind == .open } }
         // A seeded shuffle, so the order of question types is no cue.

@@ -96,8 +96,11 @@ public enum SceneLanguage {
                 let a = objs[i], b = objs[j]
                 if a.color == b.color && a.shape == b.shape { continue }
                 let dx = b.cx - a.cx, dy = b.cy - a.cy
-                if abs(dx) > 0.2 && abs(dx) > abs(dy) * 2, dx > 0, abs(dx) > (best?.3 ?? 0) { best = (a, b, "to the left of", abs(dx)) }
-                if abs(dy) > 0.2 && abs(dy) > abs(dx) * 2, dy > 0, abs(dy) > (best?.3 ?? 0) { best = (a, b, "above", abs(dy)) }
+                let top = best?.3 ?? 0
+                if abs(dx) > 0.2 && abs(dx) > abs(dy) * 2, dx > 0, abs(dx) > top {
+                    best = (a, b, "to the left of", abs(dx))
+                }
+                if abs(dy) > 0.2 && abs(dy) > abs(dx) * 2, dy > 0, abs(dy) > top { best = (a, b, "above", abs(dy)) }
             }
         }
         return best.map { ($0.0, $0.1, $0.2) }

@@ -36,7 +36,8 @@ public enum SceneQuestions {
             let present = Array(Set(objs.map(\.color))).sorted { $0.rawValue < $1.rawValue }
             let c = g.next(below: 3) < 2 && !present.isEmpty ? pick(present) : pick(ShapeColor.allCases)
             let k = objs.filter { $0.color == c }.count
-            out.append(SceneQuestion(category: "count", kind: .short, question: "How many \(c.rawValue) shapes are there?",
+            out.append(SceneQuestion(category: "count", kind: .short,
+                                     question: "How many \(c.rawValue) shapes are there?",
                                      answer: String(k), sentence: "There \(k == 1 ? "is" : "are") \(L.number(k)) "
                                      + "\(c.rawValue) shape\(k == 1 ? "" : "s")."))
         } else {
@@ -51,15 +52,17 @@ public enum SceneQuestions {
         let uniqueShapes = objs.filter { o in objs.filter { $0.shape == o.shape }.count == 1 }
         if !uniqueShapes.isEmpty {
             let o = pick(uniqueShapes)
-            out.append(SceneQuestion(category: "color", kind: .short, question: "What color is the \(o.shape.rawValue)?",
-                                     answer: o.color.rawValue, sentence: "The \(o.shape.rawValue) is \(o.color.rawValue)."))
+            out.append(SceneQuestion(category: "color", kind: .short,
+                                     question: "What color is the \(o.shape.rawValue)?", answer: o.color.rawValue,
+                                     sentence: "The \(o.shape.rawValue) is \(o.color.rawValue)."))
         }
         // shape of a colour that occurs once.
         let uniqueColors = objs.filter { o in objs.filter { $0.color == o.color }.count == 1 }
         if !uniqueColors.isEmpty {
             let o = pick(uniqueColors)
             out.append(SceneQuestion(category: "shape", kind: .short,
-                                     question: "What shape is the \(o.color.rawValue) object?", answer: o.shape.rawValue,
+                                     question: "What shape is the \(o.color.rawValue) object?",
+                                     answer: o.shape.rawValue,
                                      sentence: "The \(o.color.rawValue) object is \(L.article(o.shape.rawValue)) "
                                      + "\(o.shape.rawValue)."))
         }
@@ -109,7 +112,8 @@ public enum SceneQuestions {
             parts.append("\(L.capitalised(L.article(o.size.rawValue))) \(o.name) is \(L.placement(o)).")
         }
         if let (a, b, rel) = L.relation(scene) {
-            parts.append("The \(a.color.rawValue) \(a.shape.rawValue) is \(rel) the \(b.color.rawValue) \(b.shape.rawValue).")
+            parts.append("The \(a.color.rawValue) \(a.shape.rawValue) is \(rel) "
+                         + "the \(b.color.rawValue) \(b.shape.rawValue).")
         }
         return parts.joined(separator: " ")
     }
@@ -129,7 +133,8 @@ public enum SceneQuestions {
         case 1:
             let large = objs.filter { $0.size == .large }.count, small = objs.count - large
             let verdict = large > small ? "There are more large shapes than small ones"
-                : large < small ? "There are more small shapes than large ones" : "There are as many large shapes as small ones"
+                : large < small ? "There are more small shapes than large ones"
+                : "There are as many large shapes as small ones"
             return ("Are there more large shapes or small shapes in the image? Explain your reasoning.",
                     "\(verdict): \(L.number(large)) large and \(L.number(small)) small.")
         default:

@@ -60,7 +60,9 @@ extension TokenizerJSON {
         var merges: [String] = []
         for m in model["merges"]?.array ?? [] {
             if let s = m.string { merges.append(s) }
-            else if let a = m.array, a.count == 2, let x = a[0].string, let y = a[1].string { merges.append(x + " " + y) }
+            else if let a = m.array, a.count == 2, let x = a[0].string, let y = a[1].string {
+                merges.append(x + " " + y)
+            }
             else { throw TokenizerError.unreadable(path, "bad merge entry") }
         }
         var idOf: [String: Int] = [:]

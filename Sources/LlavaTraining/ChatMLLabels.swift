@@ -12,17 +12,21 @@ extension ConversationLabels {
     public func chatml(_ s: InstructSample, template: ChatTemplate, maxLength: Int) throws -> TokenizedSample {
         let hasImage = s.image != nil
         var turns = s.conversations
-        if turns.first?.from != "human" { turns.removeFirst() }
+        if let first = turns.first, first.from != "human" { turns.removeFirst() }
         guard !turns.isEmpty else { throw TrainingError.badData("sample \(s.id) has no conversation") }
         for (i, t) in turns.enumerated() where (t.from == "human") != (i % 2 == 0) {
-            throw TrainingError.badData("sample \(s.id): turn \(i + 1) should come from \(i % 2 == 0 ? "human" : "gpt")")
+            let want = i % 2 == 0 ? "human" : "gpt"
+            throw TrainingError.badData("sample \(s.id): turn \(i + 1) should come from \(want)")
         }
         // The image goes to the user turn that names it (the first one when none does), in front, as generate puts it.
-        let marked = turns.firstIndex { $0.value.contains(Self.marker) } ?? 0
+        let marked = turns.indices.first { turns[$0].from == "human" && turns[$0].value.contains(Self.marker) } ?? 0
         let messages: [ChatMessage] = turns.enumerated().map { i, t in
-            let text = t.value.replacingOccurrences(of: Self.marker, with: "").trimmingCharacters(in: .whitespacesAndNewlines)
-            if t.from == "human" { return ChatMessage(role: .user, text: text, images: hasImage && i == marked ? 1 : 0) }
-            return ChatMessage(role: .assistant, text: t.value.trimmingCharacters(in: .whitespacesAndNewlines))
+            let text = t.value.replacingOccurrences(of: Self.marker, with: "")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if t.from == "human" {
+                return ChatMessage(role: .user, text: text, images: hasImage && i == marked ? 1 : 0)
+            }
+            return ChatMessage(role: .assistant, text: text)
         }
         let tok = tokenizer
         func encode(_ text: String) -> [Int] {

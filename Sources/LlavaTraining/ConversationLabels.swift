@@ -37,8 +37,11 @@ public struct ConversationLabels: Sendable {
     /// LLaVA's tokenizer_image_token: the text between markers tokenized apart, one BOS, one image id per marker.
     func encodeWithImages(_ text: String) -> [Int] {
         let chunks = text.components(separatedBy: Self.marker).map { tokenizer.encode($0, addSpecialTokens: true) }
+        // Only a BOS the tokenizer itself adds is dropped from later chunks: a ChatML text starts with its own
+        // <|im_start|>, which some configs also name bos_token, and that one belongs to the text.
         let bos = tokenizer.bosId
-        let offset = (bos != nil && chunks.first?.first == bos) ? 1 : 0
+        let addsBos = bos != nil && tokenizer.encode("", addSpecialTokens: true).first == bos
+        let offset = (addsBos && chunks.first?.first == bos) ? 1 : 0
         var out: [Int] = offset == 1 ? [bos ?? 0] : []
         for (i, c) in chunks.enumerated() {
             if i > 0 { out.append(imageTokenId) }
@@ -64,7 +67,7 @@ public struct ConversationLabels: Sendable {
         let hasImage = s.image != nil
         var turns = s.conversations
         // LLaVA drops a leading gpt turn, then expects human/gpt alternating.
-        if turns.first?.from != "human" { turns.removeFirst() }
+        if let first = turns.first, first.from != "human" { turns.removeFirst() }
         guard !turns.isEmpty else { throw TrainingError.badData("sample \(s.id) has no conversation") }
         for (i, t) in turns.enumerated() where (t.from == "human") != (i % 2 == 0) {
             throw TrainingError.badData("sample \(s.id): turn \(i + 1) should come from \(i % 2 == 0 ? "human" : "gpt")")

@@ -10,7 +10,8 @@ import LlavaVision
 
 struct ScenesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "scenes", abstract: "Synthetic scenes with ground truth: images, captions, questions, fact checks.",
+        commandName: "scenes",
+        abstract: "Synthetic scenes with ground truth: images, captions, questions, fact checks.",
         subcommands: [ScenesGenerateCommand.self, ScenesQuestionsCommand.self, ScenesQACommand.self,
                       ScenesCheckCommand.self])
 }

