@@ -93,20 +93,7 @@ public final class CLIPVisionTower: @unchecked Sendable {
         let d = c.hiddenSize, p = c.patchSize, side = c.patchesPerSide, ch = c.channels
         let size = c.imageSize
         precondition(pixels.shape == [ch, size, size], "pixels \(pixels.shape) != [\(ch), \(size), \(size)]")
-        // im2col: one row per patch, laid out [C, p, p] like the conv weight.  [patches, C*p*p]
-        let cols = Tensor(zeros: [side * side, ch * p * p])
-        for py in 0..<side {
-            for px in 0..<side {
-                let row = cols.data + (py * side + px) * ch * p * p
-                var k = 0
-                for cc in 0..<ch {
-                    for y in 0..<p {
-                        let src = pixels.data + (cc * size + py * p + y) * size + px * p
-                        for x in 0..<p { row[k] = src[x]; k += 1 }
-                    }
-                }
-            }
-        }
+        let cols = PatchColumns.make(pixels, channels: ch, size: size, patch: p)  // [patches, C*p*p]
         let patches = Ops.linear(cols, patchWeight)  // [patches, D]
         let x = Tensor(zeros: [c.positions, d])
         x.data.update(from: classEmbedding.data, count: d)

@@ -55,7 +55,7 @@ struct SmolLlavaCLITests {
 
     // The target for this slice is 85 %; the adapter trained so far scores far less (README, SmolLLaVA), so the
     // test holds the shipped model to what it measured, a few points of cross-CPU float noise below.
-    static let measuredFloor = 25.0
+    static let measuredFloor = 30.0   // measured: 38 % (19 of 50) on 2026-12-02
 
     @Test("the shipped SmolLLaVA answers a 50-question held-out slice at least as well as it measured")
     func shippedAccuracy() throws {
