@@ -9,19 +9,8 @@ import LlavaFormats
 extension TokenizerJSON {
     /// Either family: SentencePiece-style BPE (BPETokenizer) or byte-level BPE (GGUFTokenizer).
     public static func loadAny(path: String) throws -> any Tokenizer {
-        var file = URL(fileURLWithPath: path)
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            file = file.appendingPathComponent("tokenizer.json")
-        }
-        guard let data = FileManager.default.contents(atPath: file.path) else {
-            throw TokenizerError.unreadable(file.path, "file not found")
-        }
-        let root: JSONValue
-        do { root = try JSONValue.parse(data) } catch { throw TokenizerError.unreadable(file.path, "not valid JSON") }
-        guard let pre = byteLevelPre(root["pre_tokenizer"]) else { return try load(path: file.path) }
-        let configURL = file.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
-        let config = FileManager.default.contents(atPath: configURL.path).flatMap { try? JSONValue.parse($0) }
+        let (file, root, config) = try read(path: path)
+        guard let pre = byteLevelPre(root["pre_tokenizer"]) else { return try build(root, config: config, path: file.path) }
         return try byteLevel(root, config: config, pre: pre, path: file.path)
     }
 

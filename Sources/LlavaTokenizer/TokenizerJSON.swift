@@ -4,6 +4,12 @@ import LlavaFormats
 
 public enum TokenizerJSON {
     public static func load(path: String) throws -> BPETokenizer {
+        let (file, root, config) = try read(path: path)
+        return try build(root, config: config, path: file.path)
+    }
+
+    /// tokenizer.json (the file, or the folder holding it) parsed, with tokenizer_config.json beside it when present.
+    static func read(path: String) throws -> (file: URL, root: JSONValue, config: JSONValue?) {
         var file = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
@@ -16,7 +22,7 @@ public enum TokenizerJSON {
         do { root = try JSONValue.parse(data) } catch { throw TokenizerError.unreadable(file.path, "not valid JSON") }
         let configURL = file.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
         let config = FileManager.default.contents(atPath: configURL.path).flatMap { try? JSONValue.parse($0) }
-        return try build(root, config: config, path: file.path)
+        return (file, root, config)
     }
 
     static func build(_ root: JSONValue, config: JSONValue?, path: String) throws -> BPETokenizer {
