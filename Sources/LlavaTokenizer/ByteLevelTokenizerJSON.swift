@@ -10,7 +10,9 @@ extension TokenizerJSON {
     /// Either family: SentencePiece-style BPE (BPETokenizer) or byte-level BPE (GGUFTokenizer).
     public static func loadAny(path: String) throws -> any Tokenizer {
         let (file, root, config) = try read(path: path)
-        guard let pre = byteLevelPre(root["pre_tokenizer"]) else { return try build(root, config: config, path: file.path) }
+        guard let pre = byteLevelPre(root["pre_tokenizer"]) else {
+            return try build(root, config: config, path: file.path)
+        }
         return try byteLevel(root, config: config, pre: pre, path: file.path)
     }
 
