@@ -34,6 +34,13 @@ public enum JSONLines {
         data.append(UInt8(ascii: "\n"))
         return data
     }
+
+    /// A whole file of `encodeLine` lines, written under a temporary name and renamed.
+    public static func write(_ objects: [Any], to url: URL) throws {
+        var data = Data()
+        for o in objects { data.append(try encodeLine(o)) }
+        try data.write(to: url, options: .atomic)
+    }
 }
 
 /// An append-only file of lines. Opening it reads back every complete line and cuts off a last line that was being

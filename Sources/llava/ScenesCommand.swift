@@ -16,16 +16,6 @@ struct ScenesCommand: ParsableCommand {
                       ScenesCheckCommand.self])
 }
 
-/// JSON lines written under a temporary name, then renamed.
-func writeJSONLines(_ records: [[String: Any]], to path: String) throws {
-    var text = ""
-    for r in records {
-        let data = try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys, .withoutEscapingSlashes])
-        text += String(decoding: data, as: UTF8.self) + "\n"
-    }
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-}
-
 struct ScenesGenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
@@ -71,8 +61,8 @@ struct ScenesGenerateCommand: ParsableCommand {
             }
             bar.update(done: count, total: count, final: true)
             try Data(sceneLines.utf8).write(to: out.appendingPathComponent("scenes.jsonl"), options: .atomic)
-            try writeJSONLines(capsBoxes, to: out.appendingPathComponent("caps_boxes.jsonl").path)
-            try writeJSONLines(captions, to: out.appendingPathComponent("captions.jsonl").path)
+            try JSONLines.write(capsBoxes, to: out.appendingPathComponent("caps_boxes.jsonl"))
+            try JSONLines.write(captions, to: out.appendingPathComponent("captions.jsonl"))
             writeOut("wrote \(count) scenes to \(output)\n")
         }
     }
@@ -110,8 +100,8 @@ struct ScenesQuestionsCommand: ParsableCommand {
                     id += 1
                 }
             }
-            try writeJSONLines(questions, to: output)
-            if let references { try writeJSONLines(refs, to: references) }
+            try JSONLines.write(questions, to: URL(fileURLWithPath: output))
+            if let references { try JSONLines.write(refs, to: URL(fileURLWithPath: references)) }
             writeOut("wrote \(questions.count) questions over \(list.count) scenes to \(output)\n")
         }
     }
