@@ -109,7 +109,10 @@ def unpermute(w, heads):
 
 
 def language_model(path):
-    meta, infos, data, base = read_gguf(path)
+    try:
+        meta, infos, data, base = read_gguf(path)
+    except (IndexError, ValueError, struct.error, UnicodeDecodeError) as e:
+        sys.exit("error: %s is not a complete GGUF file (%s)" % (path, e))
     if meta.get("general.architecture") != "llama":
         sys.exit("error: %s is not a llama-architecture GGUF" % path)
     heads, kv = meta["llama.attention.head_count"], meta["llama.attention.head_count_kv"]
@@ -220,7 +223,10 @@ def onnx_parts(path):
 
 
 def vision_tower(path):
-    inits, nodes = onnx_parts(path)
+    try:
+        inits, nodes = onnx_parts(path)
+    except (IndexError, ValueError, struct.error) as e:
+        sys.exit("error: %s is not a complete ONNX file (%s)" % (path, e))
     out = {}
     for name, arr in inits.items():
         if name.startswith("backbone."):

@@ -154,7 +154,8 @@ struct ScenesCheckCommand: ParsableCommand {
                 let kind = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
                 for sample in try InstructSample.decode(bytes, path: path) {
                     guard let image = sample.image, let scene = byImage[image] else {
-                        throw SceneError.badOption("\(path): sample \(sample.id) names no scene of \(scenes)")
+                        let what = sample.image.map { "image \($0), which is not" } ?? "no image, so not"
+                        throw SceneError.badOption("\(path): sample \(sample.id) has \(what) a scene of \(scenes)")
                     }
                     let verdict = FactChecker.check(sample, against: scene)
                     stats.add(verdict, kind: kind)
