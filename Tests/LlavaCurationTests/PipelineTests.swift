@@ -36,7 +36,7 @@ func samples(_ folder: URL, _ kind: CurationKind) throws -> [InstructSample] {
             return .completion(scriptedTeacherReply(request))
         }
         // A timeout well above what a loaded CI machine needs for an instant reply, well below Charlie's 20 s.
-        let client = try fastClient(server, timeout: 3)
+        let client = try fastClient(server, timeout: 6)
         let out = try temporaryFolder()
         var settings = CurationSettings()
         settings.concurrency = 3
@@ -51,11 +51,17 @@ func samples(_ folder: URL, _ kind: CurationKind) throws -> [InstructSample] {
         #expect(summary.rejected == ["conversation": 1, "detail": 0, "complex": 1])
         #expect(summary.pending == 0)
         #expect(summary.parseFailures == 2)
-        #expect(summary.retries == 3 * (1 + 2 + 1 + 1))
-        #expect(summary.requests == 18 + 15)
-        #expect(await server.log.requests.count == 33)
+        // 18 first tries and at least 3 × (1 + 2 + 1 + 1) retries for the faults. A loaded machine (CI runs the model
+        // suites beside this one on 2 cores) may let an instant reply overrun the timeout too, which is one more
+        // honest retry: the counts are checked against the server's own log, exactly, and the faults as a floor.
+        let logged = await server.log.requests
+        #expect(logged.count >= 18 + 15)
+        #expect(summary.requests == logged.count && summary.retries == logged.count - 18)
+        for (prefix, tries) in [("Alpha", 2), ("Bravo", 3), ("Charlie", 2), ("Delta", 2), ("Echo", 1), ("Foxtrot", 1)] {
+            #expect(logged.filter { $0.request.key.hasPrefix(prefix) }.count >= 3 * tries, "\(prefix)")
+        }
         #expect(summary.promptTokens == 18 * 11 && summary.completionTokens == 18 * 7)
-        #expect(summary.thisRun.requests == 33 && summary.thisRun.retries == 15)
+        #expect(summary.thisRun.requests == logged.count && summary.thisRun.retries == logged.count - 18)
 
         let conversation = try samples(out, .conversation)
         #expect(conversation.map(\.id) == ["img0", "img1", "img2", "img3", "img5"])   // input order, Echo rejected
@@ -67,7 +73,7 @@ func samples(_ folder: URL, _ kind: CurationKind) throws -> [InstructSample] {
         #expect(rejected?.map { $0["id"] } == ["img4", "img4"])
         #expect(rejected?.first?["reply"] == "I would rather not.")
         let stats = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("stats.json"))) as? [String: Any]
-        #expect((stats?["parse_failures"] as? Int) == 2 && (stats?["retries"] as? Int) == 15)
+        #expect((stats?["parse_failures"] as? Int) == 2 && (stats?["retries"] as? Int) == logged.count - 18)
 
         // Every request carried the key, the model, max_tokens and the system + few-shot + query messages.
         let first = try #require(await server.log.requests.first?.request)
