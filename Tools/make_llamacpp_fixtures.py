@@ -6,6 +6,13 @@ Run by hand in a venv outside the repo (never by CI); llama-cpp-python builds ll
     ./scripts/fetch-test-models.sh          # puts the GGUF under ~/.cache/swift-llava
     ~/venv-ref/bin/python Tools/make_llamacpp_fixtures.py
 
+One file per CPU level (each level of ours reproduces one llama.cpp CPU build): smollm2.json is an AVX-512 build's
+record (-DGGML_NATIVE=ON on an AVX-512 VNNI machine); `--level avx2` writes smollm2-avx2.json from a build with
+-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF, whose shared
+libraries llama-cpp-python loads when its package was installed with CMAKE_ARGS=-DLLAMA_BUILD=OFF and
+LLAMA_CPP_LIB_PATH names the build's bin/ folder:
+    LLAMA_CPP_LIB_PATH=/tmp/build-avx2/bin ~/venv-ref/bin/python Tools/make_llamacpp_fixtures.py --level avx2
+
 For each prompt it records the prompt as llama.cpp tokenizes it and the greedy continuation
 (argmax of llama.cpp's logits, no flash attention, the defaults of llama-cpp-python). Chat prompts
 are rendered with the GGUF's own Jinja chat template, as llama-cpp-python renders them.
@@ -48,6 +55,11 @@ def greedy(m, tokens):
 
 
 def main():
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--level", default="avx512", help="the CPU level of the llama.cpp build loaded (names the file)")
+    args = ap.parse_args()
+    name = "smollm2.json" if args.level == "avx512" else "smollm2-%s.json" % args.level
     os.makedirs(ROOT, exist_ok=True)
     m = Llama(model_path=MODEL, n_ctx=512, n_threads=2, logits_all=True, verbose=False, flash_attn=False)
     template = m.metadata["tokenizer.chat_template"]
@@ -64,8 +76,11 @@ def main():
     for c in cases:
         c["greedy_text"] = m.detokenize(c["greedy"]).decode("utf-8", "replace")
         print(c["kind"], repr(c["prompt"]), "->", repr(c["greedy_text"]))
-    with open(os.path.join(ROOT, "smollm2.json"), "w") as f:
-        json.dump({"model": "SmolLM2-135M-Instruct.Q4_1.gguf", "n_gen": N_GEN, "cases": cases}, f, ensure_ascii=False, indent=1)
+    record = {"model": "SmolLM2-135M-Instruct.Q4_1.gguf", "n_gen": N_GEN, "cases": cases}
+    if args.level != "avx512":
+        record["level"] = args.level
+    with open(os.path.join(ROOT, name), "w") as f:
+        json.dump(record, f, ensure_ascii=False, indent=1)
 
 
 if __name__ == "__main__":

@@ -133,15 +133,7 @@ static void gemm_portable(int type8, const uint8_t *w, const uint8_t *acts, size
 #include <immintrin.h>
 #define X8_FN __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma,f16c")))
 
-static int x8_state = -1;
-static int has_x8(void) {
-    if (x8_state < 0) {
-        __builtin_cpu_init();
-        x8_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                   __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
-    }
-    return x8_state;
-}
+static int has_x8(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 
 enum { TOKENS_PER_PASS = 8 };
 

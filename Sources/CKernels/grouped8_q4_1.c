@@ -48,15 +48,7 @@ void llava_dequantize_q4_1x8_row(const void *w, int row, int cols, float *out) {
 #include <immintrin.h>
 #define Q41_FN __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma,f16c")))
 
-static int q41_state = -1;
-int llava_cpu_has_q4_1x8(void) {
-    if (q41_state < 0) {
-        __builtin_cpu_init();
-        q41_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                    __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
-    }
-    return q41_state;
-}
+int llava_cpu_has_q4_1x8(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 
 enum { Q41_TOKENS = 4 };
 

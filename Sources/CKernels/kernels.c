@@ -1,5 +1,6 @@
 // Quantised dot-product kernels; see include/kernels.h.
 #include "kernels.h"
+#include "ggml8.h"
 #include <math.h>
 #include <string.h>
 
@@ -200,101 +201,103 @@ VNNI_FN static inline __m256 lane_sums_us_vnni(__m256i ux, __m256i sy) {
 
 DEFINE_DOT(dot_vnni, VNNI_FN, lane_sums_us_vnni)
 
-// A 4-row x 4-token tile: each (row, token) pair keeps its own 8-lane accumulator and the same
-// operation sequence as dot_vnni, so every output is bit-identical to the single-pair kernel;
-// the tile only reuses loaded weights and activations across pairs.
-VNNI_FN static inline __attribute__((always_inline))
-void tile4x4_impl(const int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, size_t act_stride,
-                  float *y, size_t y_stride, int r, int t, int n) {
-    __m256 acc[4][4];
-    float summs[4][4];
-    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) { acc[i][j] = _mm256_setzero_ps(); summs[i][j] = 0; }
-    const int nb = n / 32;
-    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;
-    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;
-    for (int b = 0; b < nb; b++) {
-        __m256i qx[4];
-        float dw[4], mw[4] = {0, 0, 0, 0};
-#pragma clang loop unroll(full)
-        for (int i = 0; i < 4; i++) {
-            const uint8_t *wb = w + (size_t)(r + i) * row_bytes + (size_t)wbytes * b;
-            dw[i] = H2F(wb);
-            if (type == 0) qx[i] = nibbles32(wb + wq);
-            else if (type == 1) { qx[i] = nibbles32(wb + wq); mw[i] = H2F(wb + 2); }
-            else qx[i] = _mm256_loadu_si256((const __m256i *)(wb + wq));
-        }
-#pragma clang loop unroll(full)
-        for (int j = 0; j < 4; j++) {
-            const uint8_t *ab = a + (size_t)(t + j) * act_stride + (size_t)abytes * b;
-            const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));
-            const float dx = H2F(ab);
-            const float sx = type == 1 ? H2F(ab + 2) : 0.0f;
-            // Q4_0: sum (q - 8) y = sum q y - 8 sum y, exact in integers; sum y once per token.
-            const __m256i ysum8 = type == 0 ? _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), yv), 3)
-                                            : _mm256_setzero_si256();
-#pragma clang loop unroll(full)
-            for (int i = 0; i < 4; i++) {
-                __m256 lanes;
-                if (type == 1) {
-                    lanes = lane_sums_us_vnni(qx[i], yv);
-                    summs[i][j] += mw[i] * sx;
-                } else if (type == 0) {
-                    lanes = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), qx[i], yv), ysum8));
-                } else {
-                    lanes = lane_sums_us_vnni(_mm256_sign_epi8(qx[i], qx[i]), _mm256_sign_epi8(yv, qx[i]));
-                }
-                acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(dw[i] * dx), lanes, acc[i][j]);
-            }
-        }
-    }
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) y[(size_t)(t + j) * y_stride + (size_t)(r + i)] = hsum8_avx(acc[i][j]) + summs[i][j];
+// A 4-row x 4-token tile: each (row, token) pair keeps its own 8-lane accumulator and the same operation
+// sequence as the single-pair dot, so every output is bit-identical to it (the integer lane sums are exact
+// whichever instructions make them); the tile only reuses loaded weights and activations across pairs.
+// Q40_PREP(yv) is computed once per token and Q40_LANES(q, yv, prep) gives Q4_0's lanes from the raw nibbles.
+#define DEFINE_TILES(SUF, ATTR, LANES_US, Q40_PREP, Q40_LANES)                                            \
+ATTR static inline __attribute__((always_inline))                                                         \
+void tile4x4_impl_##SUF(const int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, size_t act_stride, \
+                  float *y, size_t y_stride, int r, int t, int n) {                                      \
+    __m256 acc[4][4];                                                                                     \
+    float summs[4][4];                                                                                    \
+    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) { acc[i][j] = _mm256_setzero_ps(); summs[i][j] = 0; } \
+    const int nb = n / 32;                                                                                \
+    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;              \
+    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;                                             \
+    for (int b = 0; b < nb; b++) {                                                                        \
+        __m256i qx[4];                                                                                    \
+        float dw[4], mw[4] = {0, 0, 0, 0};                                                                \
+        _Pragma("clang loop unroll(full)")                                                                \
+        for (int i = 0; i < 4; i++) {                                                                     \
+            const uint8_t *wb = w + (size_t)(r + i) * row_bytes + (size_t)wbytes * b;                    \
+            dw[i] = H2F(wb);                                                                              \
+            if (type == 0) qx[i] = nibbles32(wb + wq);                                                    \
+            else if (type == 1) { qx[i] = nibbles32(wb + wq); mw[i] = H2F(wb + 2); }                      \
+            else qx[i] = _mm256_loadu_si256((const __m256i *)(wb + wq));                                  \
+        }                                                                                                 \
+        _Pragma("clang loop unroll(full)")                                                                \
+        for (int j = 0; j < 4; j++) {                                                                     \
+            const uint8_t *ab = a + (size_t)(t + j) * act_stride + (size_t)abytes * b;                   \
+            const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));                            \
+            const float dx = H2F(ab);                                                                     \
+            const float sx = type == 1 ? H2F(ab + 2) : 0.0f;                                              \
+            const __m256i prep = type == 0 ? Q40_PREP(yv) : _mm256_setzero_si256();                       \
+            _Pragma("clang loop unroll(full)")                                                            \
+            for (int i = 0; i < 4; i++) {                                                                 \
+                __m256 lanes;                                                                             \
+                if (type == 1) {                                                                          \
+                    lanes = LANES_US(qx[i], yv);                                                          \
+                    summs[i][j] += mw[i] * sx;                                                            \
+                } else if (type == 0) {                                                                   \
+                    lanes = Q40_LANES(qx[i], yv, prep);                                                   \
+                } else {                                                                                  \
+                    lanes = LANES_US(_mm256_sign_epi8(qx[i], qx[i]), _mm256_sign_epi8(yv, qx[i]));        \
+                }                                                                                         \
+                acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(dw[i] * dx), lanes, acc[i][j]);                \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    for (int i = 0; i < 4; i++)                                                                           \
+        for (int j = 0; j < 4; j++) y[(size_t)(t + j) * y_stride + (size_t)(r + i)] = hsum8_avx(acc[i][j]) + summs[i][j]; \
+}                                                                                                         \
+ATTR static void tile4x4_##SUF(int type, const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y,    \
+                               size_t ys, int r, int t, int n) {                                          \
+    if (type == 0) tile4x4_impl_##SUF(0, w, rb, a, as, y, ys, r, t, n);                                   \
+    else if (type == 1) tile4x4_impl_##SUF(1, w, rb, a, as, y, ys, r, t, n);                              \
+    else tile4x4_impl_##SUF(2, w, rb, a, as, y, ys, r, t, n);                                             \
+}                                                                                                         \
+/* Four rows against one activation row (decode): independent accumulators hide the fma latency. */     \
+ATTR static void rows4_##SUF(int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, float *y, int r, int n) { \
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
+    float sm[4] = {0, 0, 0, 0};                                                                           \
+    const int nb = n / 32;                                                                                \
+    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;              \
+    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;                                             \
+    const __m256i off = _mm256_set1_epi8(8);                                                              \
+    for (int b = 0; b < nb; b++) {                                                                        \
+        const uint8_t *ab = a + (size_t)abytes * b;                                                       \
+        const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));                                \
+        const float dx = H2F(ab), sx = type == 1 ? H2F(ab + 2) : 0.0f;                                    \
+        _Pragma("clang loop unroll(full)")                                                                \
+        for (int i = 0; i < 4; i++) {                                                                     \
+            const uint8_t *wb = w + (size_t)(r + i) * row_bytes + (size_t)wbytes * b;                    \
+            __m256 lanes;                                                                                 \
+            if (type == 1) { lanes = LANES_US(nibbles32(wb + wq), yv); sm[i] += H2F(wb + 2) * sx; }       \
+            else {                                                                                        \
+                const __m256i q = type == 0 ? _mm256_sub_epi8(nibbles32(wb + wq), off)                    \
+                                            : _mm256_loadu_si256((const __m256i *)(wb + wq));             \
+                lanes = LANES_US(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q));                        \
+            }                                                                                             \
+            acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * dx), lanes, acc[i]);                        \
+        }                                                                                                 \
+    }                                                                                                     \
+    for (int i = 0; i < 4; i++) y[r + i] = hsum8_avx(acc[i]) + sm[i];                                     \
 }
 
-VNNI_FN static void tile4x4_q4_0(const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) { tile4x4_impl(0, w, rb, a, as, y, ys, r, t, n); }
-VNNI_FN static void tile4x4_q4_1(const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) { tile4x4_impl(1, w, rb, a, as, y, ys, r, t, n); }
-VNNI_FN static void tile4x4_q8_0(const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) { tile4x4_impl(2, w, rb, a, as, y, ys, r, t, n); }
+// Q4_0 on VNNI: sum (q - 8) y = sum q y - 8 sum y, exact in integers; sum y once per token.
+#define Q40_PREP_VNNI(yv) _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), yv), 3)
+#define Q40_LANES_VNNI(q, yv, prep) _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), q, yv), prep))
+// Q4_0 on AVX2: the signed weights through the sign trick, as ggml does.
+#define Q40_PREP_AVX(yv) _mm256_setzero_si256()
+#define Q40_LANES_AVX(q, yv, prep) \
+    lane_sums_us(_mm256_sign_epi8(_mm256_sub_epi8(q, _mm256_set1_epi8(8)), _mm256_sub_epi8(q, _mm256_set1_epi8(8))), \
+                 _mm256_sign_epi8(yv, _mm256_sub_epi8(q, _mm256_set1_epi8(8))))
+DEFINE_TILES(vnni, VNNI_FN, lane_sums_us_vnni, Q40_PREP_VNNI, Q40_LANES_VNNI)
+DEFINE_TILES(avx, SIMD_FN, lane_sums_us, Q40_PREP_AVX, Q40_LANES_AVX)
 
-static void tile4x4_vnni(int type, const uint8_t *w, size_t rb, const uint8_t *a, size_t as, float *y, size_t ys, int r, int t, int n) {
-    if (type == 0) tile4x4_q4_0(w, rb, a, as, y, ys, r, t, n);
-    else if (type == 1) tile4x4_q4_1(w, rb, a, as, y, ys, r, t, n);
-    else tile4x4_q8_0(w, rb, a, as, y, ys, r, t, n);
-}
-
-// Four rows against one activation row (decode): independent accumulators hide the fma latency.
-VNNI_FN static void rows4_vnni(int type, const uint8_t *w, size_t row_bytes, const uint8_t *a, float *y, int r, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    const int nb = n / 32;
-    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;
-    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;
-    const __m256i off = _mm256_set1_epi8(8);
-    const uint8_t *w0 = w + (size_t)r * row_bytes, *w1 = w0 + row_bytes, *w2 = w1 + row_bytes, *w3 = w2 + row_bytes;
-#define ROW4_STEP(wp, acc, sm) do { \
-        const uint8_t *wb = (wp) + (size_t)wbytes * b; \
-        __m256 lanes; \
-        if (type == 1) { lanes = lane_sums_us_vnni(nibbles32(wb + wq), yv); sm += H2F(wb + 2) * sx; } \
-        else { const __m256i q = type == 0 ? _mm256_sub_epi8(nibbles32(wb + wq), off) : _mm256_loadu_si256((const __m256i *)(wb + wq)); \
-               lanes = lane_sums_us_vnni(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q)); } \
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(wb) * dx), lanes, acc); } while (0)
-    for (int b = 0; b < nb; b++) {
-        const uint8_t *ab = a + (size_t)abytes * b;
-        const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));
-        const float dx = H2F(ab), sx = type == 1 ? H2F(ab + 2) : 0.0f;
-        ROW4_STEP(w0, acc0, s0); ROW4_STEP(w1, acc1, s1); ROW4_STEP(w2, acc2, s2); ROW4_STEP(w3, acc3, s3);
-    }
-#undef ROW4_STEP
-    y[r] = hsum8_avx(acc0) + s0; y[r + 1] = hsum8_avx(acc1) + s1; y[r + 2] = hsum8_avx(acc2) + s2; y[r + 3] = hsum8_avx(acc3) + s3;
-}
-
-static int vnni_state = -1;
-static int has_vnni(void) {
-    if (vnni_state < 0) {
-        __builtin_cpu_init();
-        vnni_state = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2");
-    }
-    return vnni_state;
-}
+// The AVX-512 VNNI kernels (256-bit dpbusd, EVEX-encoded) at the avx512 level only.
+static int has_vnni(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 
 #define SIMD512_FN __attribute__((target("avx512f")))
 
@@ -390,20 +393,10 @@ SIMD512_FN static void swiglu_512(float *x, const float *g, int n) {
     for (; i < n; i++) x[i] = (x[i] / (1.0f + expf(-x[i]))) * g[i];
 }
 
-static int avx512_state = -1;
-static int has_avx512(void) {
-    if (avx512_state < 0) { __builtin_cpu_init(); avx512_state = __builtin_cpu_supports("avx512f"); }
-    return avx512_state;
-}
+// ggml's 16-lane f32 orders (softmax, SiLU, f16 dots) are what an AVX-512 build of llama.cpp computes.
+static int has_avx512(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 
-static int simd_state = -1;
-int llava_kernels_simd(void) {
-    if (simd_state < 0) {
-        __builtin_cpu_init();
-        simd_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    }
-    return simd_state;
-}
+int llava_kernels_simd(void) { return llava_cpu_level() >= LLAVA_LEVEL_AVX2; }
 #else
 int llava_kernels_simd(void) { return 0; }
 static int has_avx512(void) { return 0; }
@@ -419,6 +412,8 @@ static float reduce16_portable(const float v[16]) {
 
 #if defined(__x86_64__) || defined(__i386__)
 #define X86_ONLY(code) code
+// The avx2 and avxvnni levels: llama.cpp's AVX2 build orders (ggml8.c).
+static int has_g8(void) { const int l = llava_cpu_level(); return l == LLAVA_LEVEL_AVX2 || l == LLAVA_LEVEL_AVXVNNI; }
 #else
 #define X86_ONLY(code)
 #define AT_F32(p, i) ((p)[i])
@@ -427,6 +422,7 @@ static float reduce16_portable(const float v[16]) {
 #define DEFINE_DOT_PUBLIC(SUFFIX, XT, ATX)                                                               \
 float llava_dot_##SUFFIX##_vec(const XT *x, const float *y, int n) {                                    \
     X86_ONLY(if (has_avx512()) return dot_vec_512_##SUFFIX(x, y, n);)                                   \
+    X86_ONLY(if (has_g8()) return llava_g8_dot_vec_##SUFFIX(x, y, n);)                                  \
     float s[4][16] = {{0}};                                                                             \
     const int np = n & ~63;                                                                             \
     int i = 0;                                                                                          \
@@ -440,6 +436,7 @@ float llava_dot_##SUFFIX##_vec(const XT *x, const float *y, int n) {            
 }                                                                                                       \
 float llava_dot_##SUFFIX##_tiny(const XT *x, const float *y, int n) {                                   \
     X86_ONLY(if (has_avx512()) return dot_tiny_512_##SUFFIX(x, y, n);)                                  \
+    X86_ONLY(if (has_g8()) return llava_g8_dot_tiny_##SUFFIX(x, y, n);)                                 \
     float acc[16] = {0};                                                                                \
     for (int l = 0; l < n; l += 16)                                                                     \
         for (int k = 0; k < 16; k++) acc[k] = fmaf(ATX(x, l + k), y[l + k], acc[k]);                    \
@@ -500,7 +497,7 @@ static int bf16_state = -1;
 int llava_cpu_has_bf16(void) {
 #if defined(__x86_64__) || defined(__i386__)
     if (bf16_state < 0) { __builtin_cpu_init(); bf16_state = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw"); }
-    return bf16_state;
+    return bf16_state && llava_cpu_level() == LLAVA_LEVEL_AVX512;
 #else
     return 0;
 #endif
@@ -543,13 +540,15 @@ static void gemv(int type, const void *w, size_t row_bytes, const void *a, float
     const uint8_t *wb = (const uint8_t *)w;
 #if defined(__x86_64__) || defined(__i386__)
     if (llava_kernels_simd()) {
-        if (has_vnni()) {
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) rows4_vnni(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
-            for (; r < r1; r++) y[r] = dot_vnni(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
-            return;
+        const int vnni = has_vnni();
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            if (vnni) rows4_vnni(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
+            else rows4_avx(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
         }
-        for (int r = r0; r < r1; r++) y[r] = dot_avx(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
+        for (; r < r1; r++)
+            y[r] = vnni ? dot_vnni(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n)
+                        : dot_avx(type, wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
         return;
     }
 #endif
@@ -574,31 +573,29 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
         const int te = tb + token_block < tokens ? tb + token_block : tokens;
         int t = tb;
 #if defined(__x86_64__) || defined(__i386__)
-        if (vnni) {
+        if (simd) {
             const int t4 = tb + (te - tb) / 4 * 4;
             int r = r0;
             for (; r + 4 <= r1; r += 4)
-                for (int tt = tb; tt < t4; tt += 4) tile4x4_vnni(type, wb, row_bytes, ab, act_stride, y, y_stride, r, tt, n);
+                for (int tt = tb; tt < t4; tt += 4) {
+                    if (vnni) tile4x4_vnni(type, wb, row_bytes, ab, act_stride, y, y_stride, r, tt, n);
+                    else tile4x4_avx(type, wb, row_bytes, ab, act_stride, y, y_stride, r, tt, n);
+                }
             for (; r < r1; r++)
-                for (int j = tb; j < t4; j++)
-                    y[(size_t)j * y_stride + r] = dot_vnni(type, wb + (size_t)r * row_bytes, ab + (size_t)j * act_stride, n);
+                for (int j = tb; j < t4; j++) {
+                    const uint8_t *wr = wb + (size_t)r * row_bytes, *aj = ab + (size_t)j * act_stride;
+                    y[(size_t)j * y_stride + r] = vnni ? dot_vnni(type, wr, aj, n) : dot_avx(type, wr, aj, n);
+                }
             t = t4;
         }
 #endif
         for (; t < te; t++) {
             const uint8_t *a = ab + (size_t)t * act_stride;
             float *yt = y + (size_t)t * y_stride;
-            int r = r0;
 #if defined(__x86_64__) || defined(__i386__)
-            if (vnni) for (; r + 4 <= r1; r += 4) rows4_vnni(type, wb, row_bytes, a, yt, r, n);
+            if (simd) { gemv(type, w, row_bytes, a, yt, r0, r1, n); continue; }
 #endif
-            for (; r < r1; r++) {
-#if defined(__x86_64__) || defined(__i386__)
-                if (vnni) { yt[r] = dot_vnni(type, wb + (size_t)r * row_bytes, a, n); continue; }
-                if (simd) { yt[r] = dot_avx(type, wb + (size_t)r * row_bytes, a, n); continue; }
-#endif
-                yt[r] = dot_portable(type, wb + (size_t)r * row_bytes, a, n);
-            }
+            for (int r = r0; r < r1; r++) yt[r] = dot_portable(type, wb + (size_t)r * row_bytes, a, n);
         }
     }
     (void)simd;
@@ -619,6 +616,7 @@ static inline float v_expf_portable(float x) {
 void llava_softmax_ggml(float *row, int n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (has_avx512()) { softmax_512(row, n); return; }
+    if (has_g8()) { llava_g8_softmax(row, n); return; }
 #endif
     float m = -INFINITY;
     for (int i = 0; i < n; i++) if (row[i] > m) m = row[i];
@@ -637,6 +635,7 @@ void llava_softmax_ggml(float *row, int n) {
 void llava_swiglu_ggml(float *x, const float *g, int n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (has_avx512()) { swiglu_512(x, g, n); return; }
+    if (has_g8()) { llava_g8_swiglu(x, g, n); return; }
 #endif
     int i = 0;
     for (; i + 16 <= n; i += 16)

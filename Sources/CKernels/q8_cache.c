@@ -35,14 +35,7 @@ static void mad_rows_avx512(const uint8_t *rows, size_t row_bytes, const float *
     }
 }
 
-static int mad_state = -1;
-static int has_mad512(void) {
-    if (mad_state < 0) {
-        __builtin_cpu_init();
-        mad_state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c");
-    }
-    return mad_state;
-}
+static int has_mad512(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 #endif
 
 void llava_mad_q8_0_rows(const void *rows, size_t row_bytes, const float *p, int count, int n, float *out) {

@@ -44,12 +44,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
         deinit { pointer.deallocate() }
     }
 
-    /// Q4_0 or Q8_0 with a multiple of 8 rows, regrouped for the VNNI kernels — and Q4_1 where those kernels run
-    /// (its regrouped products keep llama.cpp's sums but exist only for AVX-512 VNNI); anything else comes back as it
-    /// is. The source (usually a mapped file) is read once and not touched again, so its pages need not stay in memory.
+    /// Q4_0, Q4_1 or Q8_0 with a multiple of 8 rows, regrouped for the AVX-512 VNNI kernels where the level in force
+    /// runs them (elsewhere the regrouped layout would only have a slow fallback, so the rows stay as they are);
+    /// anything else comes back as it is. The source (usually a mapped file) is read once and not touched again,
+    /// so its pages need not stay in memory.
     public func repackedForSpeed() -> QuantizedMatrix {
-        let q41 = type == .q4_1 && llava_cpu_has_q4_1x8() != 0
-        guard type == .q4_0 || type == .q8_0 || q41, layout == .rows, rows % 8 == 0, rows > 0 else { return self }
+        let q41 = type == .q4_1
+        guard type == .q4_0 || type == .q8_0 || q41, llava_cpu_has_grouped8() != 0,
+              layout == .rows, rows % 8 == 0, rows > 0 else { return self }
         let q8 = type == .q8_0
         let buffer = Allocation(bytes: rows * rowBytes)
         let groups = rows / 8, chunks = min(groups, Parallel.threads * 4)
@@ -228,7 +230,14 @@ public enum Parallel {
         if pool == nil || pool?.workers != threads - 1 { pool = WorkerPool(workers: threads - 1) }
         let p = pool!
         poolLock.unlock()
-        withoutActuallyEscaping(body) { b in p.run(count, UncheckedSendable(b)) }
+        // The caller's kernel level (CPULevel.with) holds on the workers too, for this loop.
+        let level = llava_cpu_thread_level()
+        withoutActuallyEscaping(body) { b in
+            p.run(count, UncheckedSendable { i in
+                if llava_cpu_thread_level() != level { llava_cpu_set_thread_level(level) }
+                b(i)
+            })
+        }
     }
 }
 

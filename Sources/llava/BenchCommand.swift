@@ -68,14 +68,16 @@ struct BenchCommand: ParsableCommand {
             let result: [String: Any] = [
                 "image_encode_ms": images.isEmpty ? 0 : median(encode), "prefill_tokens_per_s": median(prefill),
                 "decode_tokens_per_s": median(decode), "peak_rss_mb": peakMB, "threads": Parallel.threads,
+                "cpu_level": CPULevel.current.description,
                 "prompt_tokens": ids.count, "gen_tokens": genTokens, "repeats": repeats,
             ]
             if json {
                 let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
                 writeOut(String(decoding: data, as: UTF8.self) + "\n")
             } else {
-                writeOut(String(format: "image encode %.1f ms | prefill %.2f tok/s (%d tokens) | decode %.2f tok/s (%d tokens) | peak RSS %.0f MB | %d threads\n",
-                                images.isEmpty ? 0 : median(encode), median(prefill), ids.count, median(decode), genTokens, peakMB, Parallel.threads))
+                writeOut(String(format: "image encode %.1f ms | prefill %.2f tok/s (%d tokens) | decode %.2f tok/s (%d tokens) | peak RSS %.0f MB | %d threads | ",
+                                images.isEmpty ? 0 : median(encode), median(prefill), ids.count, median(decode), genTokens, peakMB, Parallel.threads)
+                         + "kernels \(CPULevel.current)\n")
             }
         }
     }

@@ -1,6 +1,7 @@
 // `llava generate`: one prompt (with images) in, the answer streamed out.
 import ArgumentParser
 import Foundation
+import LlavaTensor
 import LlavaGeneration
 import LlavaModels
 
@@ -53,7 +54,8 @@ struct GenerateCommand: ParsableCommand {
                     "completion_tokens": result.tokenIds.count, "finish_reason": result.finishReason,
                     "timings": ["image_encode_ms": result.imageEncodeMs, "prefill_ms": result.prefillMs,
                                 "prefill_tokens_per_s": result.prefillTokensPerSecond,
-                                "decode_tokens_per_s": result.decodeTokensPerSecond],
+                                "decode_tokens_per_s": result.decodeTokensPerSecond,
+                                "cpu_level": CPULevel.current.description],
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 writeOut(String(decoding: data, as: UTF8.self) + "\n")

