@@ -140,6 +140,10 @@ public enum WeightMatrix: @unchecked Sendable {
                 Self.applyKernel(w, x, y, bias: bias)
                 return y
             }
+            if [.q4_K, .q5_K, .q6_K].contains(w.type) {
+                Self.applyKQuant(w, x, y, bias: bias)
+                return y
+            }
             for r in 0..<n {
                 let a = QuantizedActivation(x.data + r * w.cols, count: w.cols, for: w.type)
                 let out = yp + r * w.rows
@@ -196,6 +200,44 @@ public enum WeightMatrix: @unchecked Sendable {
             case (true, .q4_1): llava_gemm_q4_1x8(w.data, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
             case (true, _): llava_gemm_q4_0x8(w.data, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
             case (false, _): llava_gemm_q(code, w.data, w.rowBytes, a, stride, Int32(tokens), out, w.rows, lo, hi, Int32(w.cols))
+            }
+        }
+        if let bias {
+            for t in 0..<tokens { for j in 0..<w.rows { out[t * w.rows + j] += bias[flat: j] } }
+        }
+    }
+
+    /// llama.cpp's kernel for a k-quant product of `tokens` activation rows, per row range of the activations.
+    /// Q4_K with a multiple of 8 rows is repacked by llama.cpp (CPU_REPACK, on by default): 4-row groups through its
+    /// gemm, the `tokens % 4` rows after them (all rows below 4) through its gemv. Otherwise (Q5_K, Q6_K, Q4_K of
+    /// other shapes) 8 rows or more go through the tiled path and fewer through vec_dot.
+    public static func kQuantModes(type: GGMLType, rows: Int, tokens: Int) -> [(range: Range<Int>, mode: Int32)] {
+        if type == .q4_K && rows % 8 == 0 {
+            let grouped = tokens >= 4 ? tokens - tokens % 4 : 0
+            return [(0..<grouped, Int32(LLAVA_KQ_GEMM)), (grouped..<tokens, Int32(LLAVA_KQ_GEMV))]
+                .filter { !$0.range.isEmpty }
+        }
+        return [(0..<tokens, Int32(tokens >= 8 ? LLAVA_KQ_TILED : LLAVA_KQ_VECDOT))]
+    }
+
+    /// Q4_K / Q5_K / Q6_K through CKernels kquants.c: activations quantised to Q8_K once, weight rows split over the
+    /// cores, each product in the mode llama.cpp would use for this many rows.
+    static func applyKQuant(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
+        let tokens = x.flatRows, stride = w.cols / 256 * 292
+        let acts = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * stride), alignment: 64)
+        defer { acts.deallocate() }
+        for t in 0..<tokens { llava_quantize_q8_K(x.data + t * w.cols, acts + t * stride, Int32(w.cols)) }
+        let code = Int32(w.type == .q4_K ? LLAVA_KQ_Q4_K : w.type == .q5_K ? LLAVA_KQ_Q5_K : LLAVA_KQ_Q6_K)
+        let bySize = tokens == 1 ? w.rows * w.rowBytes >> 20 : 0
+        let chunks = min(max(Parallel.threads * 2, bySize), max(1, w.rows / 4))
+        let per = (w.rows + chunks - 1) / chunks
+        let a = UnsafeRawPointer(acts), out = y.data
+        for (range, mode) in kQuantModes(type: w.type, rows: w.rows, tokens: tokens) {
+            Parallel.forEach(chunks) { c in
+                let lo = c * per, hi = min(w.rows, lo + per)
+                if lo >= hi { return }
+                llava_gemm_k(code, mode, w.data, w.rowBytes, a + range.lowerBound * stride, stride, Int32(range.count),
+                             out + range.lowerBound * w.rows, w.rows, Int32(lo), Int32(hi), Int32(w.cols))
             }
         }
         if let bias {

@@ -88,6 +88,16 @@ void llava_f32_to_bf16(const float *src, uint16_t *dst, long n);
 // Whether this CPU multiplies bfloat16 pairs natively (AVX512-BF16).
 int llava_cpu_has_bf16(void);
 
+// k-quants (kquants.c): activations as ggml's block_q8_K (292 bytes per 256: float d, int8 qs[256], int16 bsums[16]),
+// quantised as quantize_row_q8_K_ref does; products of Q4_K / Q5_K / Q6_K weight rows (type: ggml's type id) in one
+// of llama.cpp's modes (mode: which of its kernels computes that product, chosen by the caller as llama.cpp chooses
+// by the number of activation rows; each has its own float order, see kquants.c). y as for llava_gemm_q.
+enum { LLAVA_KQ_Q4_K = 12, LLAVA_KQ_Q5_K = 13, LLAVA_KQ_Q6_K = 14 };
+enum { LLAVA_KQ_VECDOT = 0, LLAVA_KQ_TILED = 1, LLAVA_KQ_GEMV = 2, LLAVA_KQ_GEMM = 3 };
+void llava_quantize_q8_K(const float *x, void *out, int n);
+void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const void *acts, size_t act_stride,
+                  int tokens, float *y, size_t y_stride, int r0, int r1, int n);
+
 // Many activation rows at once (prefill): acts holds `tokens` quantised rows `act_stride` bytes apart;
 // y[t * y_stride + r] for rows [r0, r1). Weight rows are taken 16 at a time so they stay in cache
 // across tokens; every output is the same dot product as the single-row kernels compute.
