@@ -86,6 +86,22 @@ static float dot_portable(int type, const uint8_t *w, const uint8_t *a, int n) {
             uint16_t dw, mw, dx, sx; memcpy(&dw, wb, 2); memcpy(&mw, wb + 2, 2); memcpy(&dx, ab, 2); memcpy(&sx, ab + 2, 2);
             summs += fp16_to_fp32(mw) * fp16_to_fp32(sx);
             scale = fp16_to_fp32(dw) * fp16_to_fp32(dx);
+        } else if (type == 3 || type == 4) {   // q5_0 x q8_0, q5_1 x q8_1: the fifth bit of element j is bit j of qh
+            const int q51 = type == 4, wbytes = q51 ? 24 : 22, abytes = q51 ? 36 : 34, off = q51 ? 4 : 2;
+            const uint8_t *wb = w + wbytes * b, *ab = a + abytes * b;
+            const int8_t *y = (const int8_t *)(ab + (q51 ? 4 : 2));
+            uint32_t qh; memcpy(&qh, wb + off, 4);
+            const int bias = q51 ? 0 : 16;
+            for (int j = 0; j < 16; j++) {
+                lanes[j >> 2] += (((wb[off + 4 + j] & 0xF) | ((qh >> j) & 1) << 4) - bias) * y[j];
+                lanes[(j + 16) >> 2] += (((wb[off + 4 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - bias) * y[j + 16];
+            }
+            uint16_t dw, dx; memcpy(&dw, wb, 2); memcpy(&dx, ab, 2);
+            if (q51) {   // f16 x f16 products are exact in float: fused or not, the same sum
+                uint16_t mw, sx; memcpy(&mw, wb + 2, 2); memcpy(&sx, ab + 2, 2);
+                summs += fp16_to_fp32(mw) * fp16_to_fp32(sx);
+            }
+            scale = fp16_to_fp32(dw) * fp16_to_fp32(dx);
         } else {                    // q8_0 x q8_0
             const uint8_t *wb = w + 34 * b; const int8_t *x = (const int8_t *)(wb + 2), *y = (const int8_t *)(a + 34 * b + 2);
             for (int j = 0; j < 32; j++) lanes[j >> 2] += x[j] * y[j];
@@ -122,6 +138,17 @@ SIMD_FN static inline __m256i nibbles32(const uint8_t *p) {
     const __m128i t = _mm_loadu_si128((const __m128i *)p);
     const __m256i b = _mm256_insertf128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
     return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+}
+
+// Byte j = 0xFF where bit j of the little-endian 32-bit word at p is set (Q5's fifth bits, element order).
+SIMD_FN static inline __m256i bitbytes32(const uint8_t *p) {
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+                                               _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
+                                                                  0x0303030303030303LL));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
 SIMD_FN static void quantize_avx(const float *x, uint8_t *out, int n, int with_sum) {
@@ -178,6 +205,19 @@ ATTR static float NAME(int type, const uint8_t *w, const uint8_t *a, int n) {   
             wb = w + 20 * b; ab = a + 36 * b;                                                             \
             lanes = LANES_US(nibbles32(wb + 4), _mm256_loadu_si256((const __m256i *)(ab + 4)));           \
             summs += H2F(wb + 2) * H2F(ab + 2);                                                           \
+        } else if (type == 4) {                                                                           \
+            wb = w + 24 * b; ab = a + 36 * b;                                                             \
+            const __m256i q = _mm256_or_si256(nibbles32(wb + 8), _mm256_and_si256(bitbytes32(wb + 4),     \
+                                                                                _mm256_set1_epi8(0x10))); \
+            lanes = LANES_US(q, _mm256_loadu_si256((const __m256i *)(ab + 4)));                           \
+            summs += H2F(wb + 2) * H2F(ab + 2);                                                           \
+        } else if (type == 3) {                                                                           \
+            wb = w + 22 * b; ab = a + 34 * b;                                                             \
+            /* (nibble | 0xF0) as int8 is nibble - 16: where the fifth bit is clear */                     \
+            const __m256i x = _mm256_or_si256(nibbles32(wb + 6), _mm256_andnot_si256(bitbytes32(wb + 2),   \
+                                                                                   _mm256_set1_epi8((char)0xF0))); \
+            const __m256i y = _mm256_loadu_si256((const __m256i *)(ab + 2));                              \
+            lanes = LANES_US(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));                             \
         } else {                                                                                          \
             wb = w + (type == 0 ? 18 : 34) * b; ab = a + 34 * b;                                          \
             const __m256i x = type == 0 ? _mm256_sub_epi8(nibbles32(wb + 2), _mm256_set1_epi8(8))          \
@@ -542,7 +582,7 @@ static void gemv(int type, const void *w, size_t row_bytes, const void *a, float
     if (llava_kernels_simd()) {
         const int vnni = has_vnni();
         int r = r0;
-        for (; r + 4 <= r1; r += 4) {
+        for (; type <= 2 && r + 4 <= r1; r += 4) {
             if (vnni) rows4_vnni(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
             else rows4_avx(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
         }
@@ -573,7 +613,7 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
         const int te = tb + token_block < tokens ? tb + token_block : tokens;
         int t = tb;
 #if defined(__x86_64__) || defined(__i386__)
-        if (simd) {
+        if (simd && type <= 2) {
             const int t4 = tb + (te - tb) / 4 * 4;
             int r = r0;
             for (; r + 4 <= r1; r += 4)

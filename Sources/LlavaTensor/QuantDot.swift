@@ -22,26 +22,8 @@ public enum QuantDot {
             var s: Double = 0
             for i in 0..<n { s += Double(Float(bitPattern: UInt32(w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)) * Double(f[i]) }
             sumf = Float(s)
-        // Q4_0, Q4_1 and Q8_0 go through CKernels (WeightMatrix.applyKernel), in ggml's arithmetic.
-        case .q5_0, .q5_1:
-            let withMin = type == .q5_1, bytes = withMin ? 24 : 22, hOff = withMin ? 4 : 2
-            for ib in 0..<(n / 32) {
-                let b = w + bytes * ib, y = q + 32 * ib
-                let qh = b.loadUnaligned(fromByteOffset: hOff, as: UInt32.self)
-                var sumi: Int32 = 0
-                for j in 0..<16 {
-                    let v = u8(b, hOff + 4 + j)
-                    let h0 = Int32((qh >> UInt32(j)) << 4 & 0x10), h1 = Int32((qh >> UInt32(j + 12)) & 0x10)
-                    let off: Int32 = withMin ? 0 : 16
-                    sumi &+= (((v & 0xF) | h0) - off) * Int32(y[j]) + (((v >> 4) | h1) - off) * Int32(y[j + 16])
-                }
-                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self))
-                if withMin {
-                    sumf += (d * scales[ib]) * Float(sumi) + HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) * sums[ib]
-                } else {
-                    sumf += Float(sumi) * (d * scales[ib])
-                }
-            }
+        // Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 go through CKernels (WeightMatrix.applyKernel), Q4_K / Q5_K / Q6_K too
+        // (applyKQuant), in ggml's arithmetic; what stays here is Q2_K and Q3_K.
         case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
             sumf = kDot(type, w, q, scales, ksums, n: n)
         default:

@@ -136,7 +136,7 @@ public enum WeightMatrix: @unchecked Sendable {
             shape[shape.count - 1] = w.rows
             let y = Tensor(zeros: shape)
             let yp = y.data
-            if [.q4_0, .q4_1, .q8_0].contains(w.type) {
+            if [.q4_0, .q4_1, .q8_0, .q5_0, .q5_1].contains(w.type) {
                 Self.applyKernel(w, x, y, bias: bias)
                 return y
             }
@@ -169,11 +169,11 @@ public enum WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// Q4_0 / Q4_1 / Q8_0 through the C kernels: the activation rows quantised once, weight rows split over the
+    /// Q4_0 / Q4_1 / Q8_0 / Q5_0 / Q5_1 through the C kernels: the activation rows quantised once, weight rows split over the
     /// cores — in whole groups of 8 when the matrix is regrouped (every token then goes through each group's weights).
     static func applyKernel(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
         let blocks = w.cols / 32
-        let withSum = w.type == .q4_1
+        let withSum = w.type == .q4_1 || w.type == .q5_1
         let stride = blocks * (withSum ? 36 : 34)
         let tokens = x.flatRows
         let acts = UnsafeMutableRawPointer.allocate(byteCount: max(1, tokens * stride), alignment: 64)
@@ -184,7 +184,7 @@ public enum WeightMatrix: @unchecked Sendable {
         }
         let grouped = w.layout == .grouped8
         let units = grouped ? w.rows / 8 : w.rows   // groups of 8 rows, or rows
-        let code: Int32 = w.type == .q4_0 ? 0 : w.type == .q4_1 ? 1 : 2
+        let code: Int32 = [.q4_0: 0, .q4_1: 1, .q8_0: 2, .q5_0: 3, .q5_1: 4][w.type] ?? 2
         // Two pieces per thread for small matrices (more cost more in hand-offs than they win in balance: SmolLM2
         // decode +9–17 % vs 4 per thread); about one per MB for large ones, so the thread that finishes first waits
         // for at most a small piece of a 7B's 25 MB matrices.

@@ -98,7 +98,8 @@ void llava_quantize_q8_K(const float *x, void *out, int n);
 void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const void *acts, size_t act_stride,
                   int tokens, float *y, size_t y_stride, int r0, int r1, int n);
 
-// Many activation rows at once (prefill): acts holds `tokens` quantised rows `act_stride` bytes apart;
+// Many activation rows at once (prefill), type 0 Q4_0, 1 Q4_1, 2 Q8_0, 3 Q5_0, 4 Q5_1 (q8_1 activations for the
+// types with a minimum, q8_0 for the others): acts holds `tokens` quantised rows `act_stride` bytes apart;
 // y[t * y_stride + r] for rows [r0, r1). Weight rows are taken 16 at a time so they stay in cache
 // across tokens; every output is the same dot product as the single-row kernels compute.
 void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, size_t act_stride, int tokens,

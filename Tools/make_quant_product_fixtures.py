@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerates Tests/Fixtures/kquants/products.safetensors: llama.cpp's own results for k-quant matrix products.
+"""Regenerates Tests/Fixtures/quant-products/products.safetensors: llama.cpp's own quantised matrix products.
 
 Random Q4_K, Q5_K and Q6_K weight rows (any bytes are valid blocks once the f16 scales are sane) times float32
 activations, computed by ggml's CPU backend itself through its C API (ggml_mul_mat in a plain context, so the
 weight is not repacked): 1 and 3 activation rows go through ggml_vec_dot_qX_K_q8_K, 8 and 13 rows through the tiled
-path. The repacked Q4_K kernels (gemv, gemm) are reached only through a model load and are checked with model files.
+path; Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 likewise (vec_dot, or tinyBLAS with the same sums). The repacked
+kernels (gemv, gemm) are reached only through a model load and are checked with model files.
 
 Run by hand (never by CI) with llama.cpp's shared libraries from its source (llama-cpp-python's sdist vendors it):
     cmake -B /tmp/ggml -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=ON <vendor/llama.cpp> && cmake --build /tmp/ggml -j2
@@ -19,8 +20,13 @@ import sys
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "kquants", "products.safetensors")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "quant-products",
+                   "products.safetensors")
 TYPES = {"q4_K": (12, 144), "q5_K": (13, 176), "q6_K": (14, 210)}
+# The 32-element types (ggml id, bytes per block, whether a minimum follows d): vec_dot for one row, tinyBLAS (the same
+# sums) for Q4_0 / Q5_0 / Q8_0 from two rows up.
+SMALL = {"q4_0": (2, 18, False), "q4_1": (3, 20, True), "q5_0": (6, 22, False), "q5_1": (7, 24, True),
+         "q8_0": (8, 34, False)}
 ROWS, COLS, TOKENS = 24, 768, (1, 3, 8, 13)
 
 
@@ -47,14 +53,27 @@ def load_ggml(folder):
     return base, cpu
 
 
+def random_small_blocks(type_name, rng):
+    _, size, with_min = SMALL[type_name]
+    blocks = rng.integers(0, 256, size=(ROWS, COLS // 32, size), dtype=np.uint8)
+    def halves(lo, hi):
+        return rng.uniform(lo, hi, size=(ROWS, COLS // 32)).astype(np.float16).view(np.uint8).reshape(ROWS, -1, 2)
+    blocks[:, :, 0:2] = halves(0.002, 0.02)
+    if with_min:
+        blocks[:, :, 2:4] = halves(-0.05, 0.05)
+    return blocks.reshape(ROWS, -1)
+
+
 def random_blocks(type_name, rng):
     _, size = TYPES[type_name]
     blocks = rng.integers(0, 256, size=(ROWS, COLS // 256, size), dtype=np.uint8)
-    d = (rng.uniform(0.002, 0.02, size=(ROWS, COLS // 256))).astype(np.float16).view(np.uint8).reshape(ROWS, -1, 2)
+    def halves(lo, hi):
+        return rng.uniform(lo, hi, size=(ROWS, COLS // 256)).astype(np.float16).view(np.uint8).reshape(ROWS, -1, 2)
+    d = halves(0.002, 0.02)
     if type_name == "q6_K":
         blocks[:, :, 208:210] = d
     else:
-        dmin = (rng.uniform(0.001, 0.01, size=(ROWS, COLS // 256))).astype(np.float16).view(np.uint8).reshape(ROWS, -1, 2)
+        dmin = halves(0.001, 0.01)
         blocks[:, :, 0:2] = d
         blocks[:, :, 2:4] = dmin
     return blocks.reshape(ROWS, -1)
@@ -85,6 +104,11 @@ def main():
     rng = np.random.default_rng(7)
     tensors = {"x": rng.uniform(-1, 1, size=(max(TOKENS), COLS)).astype(np.float32)}
     tensors["x"][2, :256] = 0   # an all-zero activation block
+    for name, (type_id, _, _) in SMALL.items():
+        weight = random_small_blocks(name, rng)
+        tensors[name + ".weight"] = weight
+        for t in TOKENS:
+            tensors[f"{name}.y{t}"] = product(ggml, type_id, weight, np.ascontiguousarray(tensors["x"][:t]))
     for name, (type_id, _) in TYPES.items():
         weight = random_blocks(name, rng)
         tensors[name + ".weight"] = weight

@@ -2,17 +2,19 @@
 // through its C API, the same numbers from an AVX2 and an AVX-512 build): vec_dot for 1 and 3 activation rows, the
 // tiled path for 8 and 13, bit for bit at every CPU level this machine runs. The repacked-Q4_K modes (gemv, gemm)
 // agree across levels and are the float product to int8 rounding; which mode a product takes follows llama.cpp.
+// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 in the row layout likewise (vec_dot, and tinyBLAS's identical sums).
 import CKernels
 import Foundation
 import LlavaFormats
 import LlavaTensor
 import Testing
 
-@Suite struct KQuantTests {
+@Suite struct QuantProductParityTests {
     static let types: [(String, GGMLType, Int32)] = [("q4_K", .q4_K, Int32(LLAVA_KQ_Q4_K)),
                                                      ("q5_K", .q5_K, Int32(LLAVA_KQ_Q5_K)),
                                                      ("q6_K", .q6_K, Int32(LLAVA_KQ_Q6_K))]
     let rows = 24, cols = 768
+    static let fixture = Fixtures.root.appendingPathComponent("quant-products/products.safetensors").path
 
     /// ours(type, mode, tokens) at the current level: [tokens, rows]
     func product(_ w: UnsafeRawPointer, _ code: Int32, _ mode: Int32, _ x: UnsafePointer<Float>, tokens: Int,
@@ -33,7 +35,7 @@ import Testing
     @Test(arguments: [0, 1, 2])
     func llamaCppResultsAtEveryLevel(_ which: Int) throws {
         let (name, type, code) = Self.types[which]
-        let mapped = try MappedFile(path: Fixtures.root.appendingPathComponent("kquants/products.safetensors").path)
+        let mapped = try MappedFile(path: Self.fixture)
         let file = try SafetensorsFile(file: mapped)
         let x = try file.tensor("x")
         let info = try #require(file.tensors[name + ".weight"])
@@ -75,6 +77,28 @@ import Testing
                 let xt = Tensor(shape: [tokens, cols], values: Array(x.scalars.prefix(tokens * cols)))
                 let expected = try file.tensor("\(name).y\(tokens)").scalars
                 #expect(m.apply(xt).scalars.map(\.bitPattern) == expected.map(\.bitPattern))
+            }
+        }
+    }
+
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
+    func blockTypesGiveLlamaCppResultsAtEveryLevel(_ type: GGMLType) throws {
+        let name = "\(type)".lowercased()
+        let mapped = try MappedFile(path: Self.fixture)
+        let file = try SafetensorsFile(file: mapped)
+        let x = try file.tensor("x")
+        let info = try #require(file.tensors[name + ".weight"])
+        #expect(info.byteCount == rows * type.rowBytes(cols))
+        let data = UnsafeRawPointer(mapped.base + info.offset)
+        let m = WeightMatrix.quantized(QuantizedMatrix(type: type, rows: rows, cols: cols, data: data, owner: mapped))
+        for tokens in [1, 3, 8, 13] {
+            let xt = Tensor(shape: [tokens, cols], values: Array(x.scalars.prefix(tokens * cols)))
+            let expected = try file.tensor("\(name).y\(tokens)").scalars
+            for level in CPULevel.executable {
+                let ours = CPULevel.with(level) { m.apply(xt).scalars }
+                let worst = zip(ours, expected).map { abs($0 - $1) }.max() ?? 0
+                #expect(ours.map(\.bitPattern) == expected.map(\.bitPattern),
+                        "\(name), \(tokens) rows, \(level): \(worst)")
             }
         }
     }
