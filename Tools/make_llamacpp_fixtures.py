@@ -12,6 +12,9 @@ record (-DGGML_NATIVE=ON on an AVX-512 VNNI machine); `--level avx2` writes smol
 libraries llama-cpp-python loads when its package was installed with CMAKE_ARGS=-DLLAMA_BUILD=OFF and
 LLAMA_CPP_LIB_PATH names the build's bin/ folder:
     LLAMA_CPP_LIB_PATH=/tmp/build-avx2/bin ~/venv-ref/bin/python Tools/make_llamacpp_fixtures.py --level avx2
+Conversions (Q4_K_M mixes Q5_0, Q4_K, Q6_K and Q8_0 here: SmolLM2's 576 columns are no whole k-quant block) with
+    llama-quantize --allow-requantize SmolLM2-135M-Instruct.Q4_1.gguf /tmp/smol-Q4_K_M.gguf Q4_K_M
+    ... make_llamacpp_fixtures.py --model /tmp/smol-Q4_K_M.gguf --name smollm2-q4_k_m [--level avx2]
 
 For each prompt it records the prompt as llama.cpp tokenizes it and the greedy continuation
 (argmax of llama.cpp's logits, no flash attention, the defaults of llama-cpp-python). Chat prompts
@@ -58,10 +61,12 @@ def main():
     import argparse
     ap = argparse.ArgumentParser()
     ap.add_argument("--level", default="avx512", help="the CPU level of the llama.cpp build loaded (names the file)")
+    ap.add_argument("--model", default=MODEL, help="another GGUF, e.g. a llama-quantize conversion of the Q4_1 one")
+    ap.add_argument("--name", default="smollm2", help="the fixture's name (smollm2-q4_k_m for a Q4_K_M conversion)")
     args = ap.parse_args()
-    name = "smollm2.json" if args.level == "avx512" else "smollm2-%s.json" % args.level
+    name = args.name + (".json" if args.level == "avx512" else "-%s.json" % args.level)
     os.makedirs(ROOT, exist_ok=True)
-    m = Llama(model_path=MODEL, n_ctx=512, n_threads=2, logits_all=True, verbose=False, flash_attn=False)
+    m = Llama(model_path=args.model, n_ctx=512, n_threads=2, logits_all=True, verbose=False, flash_attn=False)
     template = m.metadata["tokenizer.chat_template"]
     env = jinja2.Environment(loader=jinja2.BaseLoader())
     cases = []
@@ -76,7 +81,7 @@ def main():
     for c in cases:
         c["greedy_text"] = m.detokenize(c["greedy"]).decode("utf-8", "replace")
         print(c["kind"], repr(c["prompt"]), "->", repr(c["greedy_text"]))
-    record = {"model": "SmolLM2-135M-Instruct.Q4_1.gguf", "n_gen": N_GEN, "cases": cases}
+    record = {"model": os.path.basename(args.model), "n_gen": N_GEN, "cases": cases}
     if args.level != "avx512":
         record["level"] = args.level
     with open(os.path.join(ROOT, name), "w") as f:

@@ -50,7 +50,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// so its pages need not stay in memory.
     public func repackedForSpeed() -> QuantizedMatrix {
         let q41 = type == .q4_1
-        guard type == .q4_0 || type == .q8_0 || q41, llava_cpu_has_grouped8() != 0,
+        // Q8_0 stays in rows: llama.cpp never repacks it on x86, and the regrouped Q8_0 sums (8-row lanes) are not its
+        // vec_dot/tinyBLAS order, which the row kernels keep (SmolLM2's Q8_0 conversion diverged from llama.cpp's
+        // tokens on 3 of 7 prompts regrouped, none in rows).
+        guard type == .q4_0 || q41, llava_cpu_has_grouped8() != 0,
               layout == .rows, rows % 8 == 0, rows > 0 else { return self }
         let q8 = type == .q8_0
         let buffer = Allocation(bytes: rows * rowBytes)

@@ -110,3 +110,43 @@ final class SmolLM: @unchecked Sendable {
         #expect(LlamaModel.pieces(512, size: 256) == [0..<256, 256..<512])
     }
 }
+
+/// llama-quantize conversions of the same SmolLM2 (Q4_K_M: Q5_0 + repacked Q4_K + Q6_K + Q8_0; Q5_K_M; Q8_0), when
+/// they are in the model cache (`Tools/make_llamacpp_fixtures.py` says how they are made; CI has no llama-quantize,
+/// so there the products fixture is what checks these kernels): greedy tokens equal to llama.cpp's at every level.
+@Suite struct LlamaCppConversionTests {
+    static let folder = (ProcessInfo.processInfo.environment["SWIFT_LLAVA_CACHE"]
+        ?? (NSHomeDirectory() + "/.cache/swift-llava")) + "/conversions"
+    static let names = ["Q4_K_M", "Q5_K_M", "Q8_0"]
+    static var present: Bool { names.allSatisfy { FileManager.default.fileExists(atPath: "\(folder)/smol-\($0).gguf") } }
+
+    static func cases(_ file: String) -> [(prompt: [Int], greedy: [Int])] {
+        let url = Fixtures.root.appendingPathComponent("llamacpp/" + file)
+        guard let d = FileManager.default.contents(atPath: url.path), let j = try? JSONValue.parse(d) else { return [] }
+        return (j["cases"]?.array ?? []).map {
+            ($0["prompt_tokens"]?.array?.compactMap(\.int) ?? [], $0["greedy"]?.array?.compactMap(\.int) ?? [])
+        }
+    }
+
+    @Test func fixturesPresent() {
+        for n in Self.names {
+            #expect(Self.cases("smollm2-\(n.lowercased()).json").count == 7)
+            #expect(Self.cases("smollm2-\(n.lowercased())-avx2.json").count == 7)
+        }
+    }
+
+    @Test(.enabled(if: present, "needs the llama-quantize conversions in the model cache"), arguments: names)
+    func greedyTokensAtEveryLevel(_ name: String) throws {
+        for level in CPULevel.executable where level != .portable {
+            try CPULevel.with(level) {
+                let model = try CheckpointLoader.loadGGUF(model: "\(Self.folder)/smol-\(name).gguf", mmproj: nil)
+                let file = "smollm2-\(name.lowercased())" + (level == .avx512 ? ".json" : "-avx2.json")
+                for (i, c) in Self.cases(file).enumerated() {
+                    let r = try Generator(model: model).generate(ids: c.prompt, imageFeatures: [],
+                                                                 options: GenerationOptions(maxTokens: c.greedy.count))
+                    #expect(r.tokenIds == c.greedy, "\(name) at \(level), prompt \(i)")
+                }
+            }
+        }
+    }
+}
