@@ -100,7 +100,8 @@ static inline int quant_at(int type8, const uint8_t *o, int rr, int j) {
     return (high ? (o[16 + byte] >> 4) : (o[16 + byte] & 0x0F)) - 8;
 }
 
-/// The portable product: per row and block the exact integer sum, times the two scales.
+/// The portable product: per row and block the exact integer sum, fma'd with the two scales' product (llama.cpp's
+/// repacked Q4_0: one fma per block, no lanes).
 static void gemm_portable(int type8, const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
                           int g0, int g1, int n) {
     const int block_bytes = type8 ? GROUP8_BYTES_PER_BLOCK : GROUP_BYTES_PER_BLOCK;
@@ -121,7 +122,7 @@ static void gemm_portable(int type8, const uint8_t *w, const uint8_t *acts, size
                     for (int j = 0; j < 32; j++) sum += quant_at(type8, o, rr, j) * ya[j];
                     uint16_t hw;
                     memcpy(&hw, o + 2 * rr, 2);
-                    acc[rr] += (float)sum * (llava_half_to_float(hw) * da);
+                    acc[rr] = fmaf((float)sum, llava_half_to_float(hw) * da, acc[rr]);
                 }
             }
             for (int rr = 0; rr < 8; rr++) y[(size_t)t * y_stride + 8 * g + rr] = acc[rr];
@@ -145,7 +146,6 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
     const int nb = n / 32;
     const int block_bytes = type8 ? GROUP8_BYTES_PER_BLOCK : GROUP_BYTES_PER_BLOCK, offset = type8 ? 128 : 8;
     const __m512i low = _mm512_set1_epi8(0x0F);
-    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     // Per token and block: the activation scale, and 8 x (sum over even lanes' weights, odd lanes' weights).
     float *da = (float *)__builtin_alloca(sizeof(float) * (size_t)nb * TOKENS_PER_PASS);
     int32_t *ys = (int32_t *)__builtin_alloca(sizeof(int32_t) * 2 * (size_t)nb * TOKENS_PER_PASS);
@@ -164,11 +164,11 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
             }
         }
         for (int g = g0; g < g1; g++) {
-            __m512 acc[TOKENS_PER_PASS];
-            for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = _mm512_setzero_ps();
+            __m256 acc[TOKENS_PER_PASS];
+            for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = _mm256_setzero_ps();
             const uint8_t *o = w + (size_t)g * nb * block_bytes;
             for (int b = 0; b < nb; b++, o += block_bytes) {
-                const __m512 dw = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o))));
+                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o));
                 __m512i w0, w1, w2, w3;
                 if (type8) {
                     w0 = _mm512_loadu_si512((const void *)(o + 16)); w1 = _mm512_loadu_si512((const void *)(o + 80));
@@ -188,15 +188,14 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                     s = _mm512_dpbusd_epi32(s, w3, _mm512_set1_epi64(q3));
                     const int32_t *yp = ys + 2 * (t * nb + b);
                     s = _mm512_sub_epi32(s, _mm512_set1_epi64(((int64_t)(uint32_t)yp[1] << 32) | (uint32_t)yp[0]));
-                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(da[t * nb + b])), acc[t]);
+                    // Each row's two lanes added in integers: the block's exact sum, then one fma per row and
+                    // block — llama.cpp's repacked Q4_0 arithmetic (gemv and gemm alike).
+                    const __m256i rows8 = _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8), _mm256_mul_ps(dw, _mm256_set1_ps(da[t * nb + b])),
+                                             acc[t]);
                 }
             }
-            for (int t = 0; t < tk; t++) {
-                float lanes[16];
-                _mm512_storeu_ps(lanes, acc[t]);
-                float *yt = y + (size_t)(t0 + t) * y_stride + 8 * g;
-                for (int rr = 0; rr < 8; rr++) yt[rr] = lanes[2 * rr] + lanes[2 * rr + 1];
-            }
+            for (int t = 0; t < tk; t++) _mm256_storeu_ps(y + (size_t)(t0 + t) * y_stride + 8 * g, acc[t]);
         }
     }
 }

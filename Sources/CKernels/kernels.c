@@ -113,6 +113,21 @@ static float dot_portable(int type, const uint8_t *w, const uint8_t *a, int n) {
     return hsum8(acc) + summs;
 }
 
+// Q4_0 as llama.cpp's repacked q4_0_8x8 kernels sum it (the layout it uses wherever AVX2 runs and rows % 8 == 0):
+// per block the exact 32-product integer sum, acc = fma(sum, d_w * d_x, acc) — one accumulator, no lanes.
+static float dot_q4_0_blocks_portable(const uint8_t *w, const uint8_t *a, int n) {
+    float acc = 0;
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *wb = w + 18 * b;
+        const int8_t *y = (const int8_t *)(a + 34 * b + 2);
+        int sum = 0;
+        for (int j = 0; j < 16; j++) sum += ((wb[2 + j] & 0xF) - 8) * y[j] + ((wb[2 + j] >> 4) - 8) * y[j + 16];
+        uint16_t dw, dx; memcpy(&dw, wb, 2); memcpy(&dx, a + 34 * b, 2);
+        acc = fmaf((float)sum, fp16_to_fp32(dw) * fp16_to_fp32(dx), acc);
+    }
+    return acc;
+}
+
 // ---- x86: AVX2 + FMA ------------------------------------------------------------------------
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -231,6 +246,28 @@ ATTR static float NAME(int type, const uint8_t *w, const uint8_t *a, int n) {   
 }
 
 DEFINE_DOT(dot_avx, SIMD_FN, lane_sums_us)
+
+// dot_q4_0_blocks_portable's sums, 32 products per instruction: four rows at once against one activation row.
+SIMD_FN static void rows4_q4_0_blocks_avx(const uint8_t *w, size_t row_bytes, const uint8_t *a, float *y, int r, int n) {
+    float acc[4] = {0, 0, 0, 0};
+    const __m256i off = _mm256_set1_epi8(8);
+    for (int b = 0; b < n / 32; b++) {
+        const uint8_t *ab = a + 34 * b;
+        const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + 2));
+        const float dx = H2F(ab);
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *wb = w + (size_t)(r + i) * row_bytes + 18 * b;
+            const __m256i q = _mm256_sub_epi8(nibbles32(wb + 2), off);
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q)),
+                                                _mm256_set1_epi16(1));
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+            acc[i] = fmaf((float)_mm_cvtsi128_si32(t), H2F(wb) * dx, acc[i]);
+        }
+    }
+    for (int i = 0; i < 4; i++) y[r + i] = acc[i];
+}
 
 #define VNNI_FN __attribute__((target("avx512vnni,avx512vl,avx512f,avx2,fma,f16c")))
 
@@ -578,6 +615,18 @@ void llava_quantize_q8_1(const float *x, void *out, int n) {
 
 static void gemv(int type, const void *w, size_t row_bytes, const void *a, float *y, int r0, int r1, int n) {
     const uint8_t *wb = (const uint8_t *)w;
+    if (type == 5) {   // Q4_0 in llama.cpp's repacked sums; rows % 8 == 0, so whole fours
+#if defined(__x86_64__) || defined(__i386__)
+        if (llava_kernels_simd()) {
+            for (int r = r0; r + 4 <= r1; r += 4) rows4_q4_0_blocks_avx(wb, row_bytes, (const uint8_t *)a, y, r, n);
+            for (int r = r0 + (r1 - r0) / 4 * 4; r < r1; r++)
+                y[r] = dot_q4_0_blocks_portable(wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
+            return;
+        }
+#endif
+        for (int r = r0; r < r1; r++) y[r] = dot_q4_0_blocks_portable(wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     if (llava_kernels_simd()) {
         const int vnni = has_vnni();
@@ -633,7 +682,9 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
             const uint8_t *a = ab + (size_t)t * act_stride;
             float *yt = y + (size_t)t * y_stride;
 #if defined(__x86_64__) || defined(__i386__)
-            if (simd) { gemv(type, w, row_bytes, a, yt, r0, r1, n); continue; }
+            if (simd || type == 5) { gemv(type, w, row_bytes, a, yt, r0, r1, n); continue; }
+#else
+            if (type == 5) { gemv(type, w, row_bytes, a, yt, r0, r1, n); continue; }
 #endif
             for (int r = r0; r < r1; r++) yt[r] = dot_portable(type, wb + (size_t)r * row_bytes, a, n);
         }

@@ -30,10 +30,11 @@ extension LlamaModel {
             bosId: g.metadata["tokenizer.ggml.bos_token_id"]?.int,
             eosIds: g.metadata["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [])
         let h = hidden, qd = heads * headDim, kvd = kvHeads * headDim, f = config.intermediateSize
+        // Every matrix-product weight is one llama.cpp repacks, except the token embedding (and a head tied to it).
         func matrix(_ name: String, _ rows: Int, _ cols: Int, regroup: Bool = true) throws -> WeightMatrix {
             guard let info = g.tensors[name] else { throw GGUFError.missingTensor(g.path, name) }
             guard info.dims == [cols, rows] else { throw GGUFError.wrongShape(name, expected: [cols, rows], found: info.dims) }
-            return try GGUFWeights.matrix(g, info, regroup: regroup)
+            return try GGUFWeights.matrix(g, info, regroup: regroup, llamaRepacks: name != "token_embd.weight")
         }
         func vector(_ name: String, _ n: Int) throws -> Tensor {
             guard let info = g.tensors[name] else { throw GGUFError.missingTensor(g.path, name) }
@@ -66,13 +67,17 @@ extension LlamaModel {
 
 /// GGUF tensors as weights: float32 used in place, other formats as quantised matrices over the map.
 public enum GGUFWeights {
-    public static func matrix(_ g: GGUFFile, _ info: GGUFTensorInfo, regroup: Bool = true) throws -> WeightMatrix {
+    /// `llamaRepacks`: llama.cpp would keep this weight in its CPU_REPACK buffer (QuantizedMatrix.llamaRepacks) — a
+    /// language model's matrix-product weight, not its token embedding or a head tied to it.
+    public static func matrix(_ g: GGUFFile, _ info: GGUFTensorInfo, regroup: Bool = true,
+                              llamaRepacks: Bool = false) throws -> WeightMatrix {
         switch info.type {
         case .f32: return .dense(try floats(g, info))
         case .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
             // Q4_0 and Q8_0 are regrouped for the VNNI kernels; the mapped bytes, read once, are handed back so
             // the weights are not resident twice.
-            let plain = QuantizedMatrix(type: info.type, rows: info.rows, cols: info.rowLength, data: g.raw(info), owner: g.file)
+            let plain = QuantizedMatrix(type: info.type, rows: info.rows, cols: info.rowLength, data: g.raw(info),
+                                        owner: g.file, llamaRepacks: llamaRepacks)
             let fast = regroup ? plain.repackedForSpeed() : plain
             if fast.layout != plain.layout { g.file.release(g.raw(info), count: info.rows * plain.rowBytes) }
             return .quantized(fast)

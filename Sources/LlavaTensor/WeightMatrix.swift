@@ -16,12 +16,21 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let cols: Int
     public let data: UnsafeRawPointer
     public let layout: Layout
+    /// llama.cpp would hold this weight in its CPU_REPACK buffer (a matrix-product weight of a model it loads, not the
+    /// token embedding nor a head tied to it): Q4_0 and Q4_K with rows % 8 == 0 then take its repacked kernels' sums.
+    /// False for a matrix multiplied as it is (ggml_mul_mat on a plain tensor: vec_dot, tinyBLAS, tiled).
+    public let llamaRepacks: Bool
     private let owner: AnyObject?
 
-    public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer, owner: AnyObject?, layout: Layout = .rows) {
+    public init(type: GGMLType, rows: Int, cols: Int, data: UnsafeRawPointer, owner: AnyObject?, layout: Layout = .rows,
+                llamaRepacks: Bool = false) {
         precondition(cols % type.blockSize == 0, "row of \(cols) is not whole \(type) blocks")
         self.type = type; self.rows = rows; self.cols = cols; self.data = data; self.owner = owner; self.layout = layout
+        self.llamaRepacks = llamaRepacks
     }
+
+    /// Whether llama.cpp's repacked-kernel sums apply to this matrix's products.
+    public var repackedSums: Bool { llamaRepacks && rows % 8 == 0 && (type == .q4_0 || type == .q4_K) }
 
     public var rowBytes: Int { type.rowBytes(cols) }
 
@@ -53,7 +62,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
         // Q8_0 stays in rows: llama.cpp never repacks it on x86, and the regrouped Q8_0 sums (8-row lanes) are not its
         // vec_dot/tinyBLAS order, which the row kernels keep (SmolLM2's Q8_0 conversion diverged from llama.cpp's
         // tokens on 3 of 7 prompts regrouped, none in rows).
-        guard type == .q4_0 || q41, llava_cpu_has_grouped8() != 0,
+        // Q4_0 likewise only where llama.cpp repacks it: the regrouped kernels sum as its repacked ones do, which a
+        // weight it multiplies as it is (a tied head) does not.
+        guard (type == .q4_0 && repackedSums) || q41, llava_cpu_has_grouped8() != 0,
               layout == .rows, rows % 8 == 0, rows > 0 else { return self }
         let q8 = type == .q8_0
         let buffer = Allocation(bytes: rows * rowBytes)
@@ -67,7 +78,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
             else if q41 { llava_repack_q4_1x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols)) }
             else { llava_repack_q4_0x8(src + g0 * 8 * rb, rb, dst + g0 * 8 * rb, Int32((g1 - g0) * 8), Int32(cols)) }
         }
-        return QuantizedMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(dst), owner: buffer, layout: .grouped8)
+        return QuantizedMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(dst), owner: buffer,
+                               layout: .grouped8, llamaRepacks: llamaRepacks)
     }
 }
 
@@ -187,7 +199,7 @@ public enum WeightMatrix: @unchecked Sendable {
         }
         let grouped = w.layout == .grouped8
         let units = grouped ? w.rows / 8 : w.rows   // groups of 8 rows, or rows
-        let code: Int32 = [.q4_0: 0, .q4_1: 1, .q8_0: 2, .q5_0: 3, .q5_1: 4][w.type] ?? 2
+        let code: Int32 = w.repackedSums ? 5 : [.q4_0: 0, .q4_1: 1, .q8_0: 2, .q5_0: 3, .q5_1: 4][w.type] ?? 2
         // Two pieces per thread for small matrices (more cost more in hand-offs than they win in balance: SmolLM2
         // decode +9–17 % vs 4 per thread); about one per MB for large ones, so the thread that finishes first waits
         // for at most a small piece of a 7B's 25 MB matrices.
@@ -211,11 +223,13 @@ public enum WeightMatrix: @unchecked Sendable {
     }
 
     /// llama.cpp's kernel for a k-quant product of `tokens` activation rows, per row range of the activations.
-    /// Q4_K with a multiple of 8 rows is repacked by llama.cpp (CPU_REPACK, on by default): 4-row groups through its
+    /// Q4_K with a multiple of 8 rows is repacked by llama.cpp (CPU_REPACK, on by default) when it is a model's weight
+    /// (`repacked`, QuantizedMatrix.llamaRepacks): 4-row groups through its
     /// gemm, the `tokens % 4` rows after them (all rows below 4) through its gemv. Otherwise (Q5_K, Q6_K, Q4_K of
     /// other shapes) 8 rows or more go through the tiled path and fewer through vec_dot.
-    public static func kQuantModes(type: GGMLType, rows: Int, tokens: Int) -> [(range: Range<Int>, mode: Int32)] {
-        if type == .q4_K && rows % 8 == 0 {
+    public static func kQuantModes(type: GGMLType, rows: Int, tokens: Int, repacked: Bool = true)
+        -> [(range: Range<Int>, mode: Int32) ] {
+        if type == .q4_K && rows % 8 == 0 && repacked {
             let grouped = tokens >= 4 ? tokens - tokens % 4 : 0
             return [(0..<grouped, Int32(LLAVA_KQ_GEMM)), (grouped..<tokens, Int32(LLAVA_KQ_GEMV))]
                 .filter { !$0.range.isEmpty }
@@ -235,7 +249,7 @@ public enum WeightMatrix: @unchecked Sendable {
         let chunks = min(max(Parallel.threads * 2, bySize), max(1, w.rows / 4))
         let per = (w.rows + chunks - 1) / chunks
         let a = UnsafeRawPointer(acts), out = y.data
-        for (range, mode) in kQuantModes(type: w.type, rows: w.rows, tokens: tokens) {
+        for (range, mode) in kQuantModes(type: w.type, rows: w.rows, tokens: tokens, repacked: w.llamaRepacks) {
             Parallel.forEach(chunks) { c in
                 let lo = c * per, hi = min(w.rows, lo + per)
                 if lo >= hi { return }

@@ -117,7 +117,7 @@ final class SmolLM: @unchecked Sendable {
 @Suite struct LlamaCppConversionTests {
     static let folder = (ProcessInfo.processInfo.environment["SWIFT_LLAVA_CACHE"]
         ?? (NSHomeDirectory() + "/.cache/swift-llava")) + "/conversions"
-    static let names = ["Q4_K_M", "Q5_K_M", "Q8_0"]
+    static let names = ["Q4_K_M", "Q5_K_M", "Q8_0", "Q4_0"]
     static var present: Bool { names.allSatisfy { FileManager.default.fileExists(atPath: "\(folder)/smol-\($0).gguf") } }
 
     static func cases(_ file: String) -> [(prompt: [Int], greedy: [Int])] {

@@ -1,5 +1,5 @@
-// Q4_0 and Q8_0 regrouped 8 rows at a time: the same weights (dequantised bit for bit) and the same products as the
-// row layout, up to float summation order; Q4_1 (regrouped only where AVX-512 VNNI runs) with the very same sums.
+// Q4_0 regrouped 8 rows at a time: the same weights (dequantised bit for bit) and the same products as the row
+// layout — llama.cpp's repacked sums in both; Q4_1 (regrouped only where AVX-512 VNNI runs) with vec_dot's sums.
 // The layout follows the CPU level in force (regrouped only where its fast kernels run), and the row kernels give the
 // same bits at every level this machine can execute (portable, avx2 tiles, AVX-512 VNNI tiles).
 import Foundation
@@ -43,17 +43,27 @@ import Testing
         for level in CPULevel.executable {
             CPULevel.with(level) {
                 bytes.withUnsafeBytes { raw in
-                    let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+                    let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil,
+                                                llamaRepacks: true)
                     let packed = plain.repackedForSpeed()
                     #expect(packed.layout == (level == .avx512 ? .grouped8 : .rows), "\(level)")
                     expectSameRows(plain, packed)
+                    // A matrix llama.cpp multiplies as it is (a tied head) keeps the row layout and vec_dot's sums.
+                    let asIs = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+                    #expect(asIs.repackedForSpeed().layout == .rows)
                     var rng = LCG(s: 9)
                     for tokens in [1, 3, 8, 13, 70] {
                         let x = randomActivations(tokens, cols, &rng)
+                        // Regrouped or not, llama.cpp's repacked sums: the same bits. Portable computes them too.
                         let y0 = WeightMatrix.quantized(plain).apply(x), y1 = WeightMatrix.quantized(packed).apply(x)
+                        let yp = CPULevel.with(.portable) { WeightMatrix.quantized(plain).apply(x) }
+                        #expect(y0.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "\(level), \(tokens)")
+                        #expect(yp.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "\(level), \(tokens)")
+                        // ... which are not vec_dot's lanes, but the same product to float rounding.
+                        let yv = WeightMatrix.quantized(asIs).apply(x)
                         var worst: Float = 0
                         for i in 0..<y0.count {
-                            worst = max(worst, abs(y0.data[i] - y1.data[i]) / max(1, abs(y0.data[i])))
+                            worst = max(worst, abs(y0.data[i] - yv.data[i]) / max(1, abs(yv.data[i])))
                         }
                         #expect(worst < 1e-5, "\(level), tokens \(tokens): \(worst)")
                     }
