@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """swift-llava vs llama.cpp (and optionally PyTorch) on the same files; driven by Benchmarks/compare-llamacpp.
 
-Workloads (DESIGN.md / issue 4): SmolLM2-135M Q4_1 (prefill 512, decode 128); the LLaVA-1.5-7B-shaped random model
-(`llava init-random`) as Q4_0 and Q8_0 with one 336x336 image plus a 32-token question, 32 decoded tokens.
+Workloads (DESIGN.md / issues 4, 14): SmolLM2-135M Q4_1 (prefill 512, decode 128); the LLaVA-1.5-7B-shaped random
+model (`llava init-random`) as Q4_0, Q8_0 and Q4_K_M (made from the Q8_0 by llama.cpp's own quantizer, through
+llama-cpp-python's llama_model_quantize, --allow-requantize) with one 336x336 image plus a 32-token question, 32
+decoded tokens. Both sides name the CPU level they ran at: swift-llava's kernel level (LLAVA_CPU_LEVEL lowers it) and
+llama.cpp's system info (which build LLAMA_CPP_LIB_PATH loads, when set).
 Runs alternate between implementations; each figure is the median of --repeats runs. Also measures the machine —
 memory read bandwidth (a 1 GB f32 matrix-vector product on --threads BLAS threads, which only streams the matrix),
 copy bandwidth, f32 GEMM peak (numpy/OpenBLAS) and, with --torch, bf16 GEMM peak (PyTorch/oneDNN) — and reports the
@@ -35,7 +38,27 @@ def swift_bench(llava, model, mmproj, image, prompt, gen, threads, vision_precis
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     r = json.loads(out)
     return {"encode_ms": r["image_encode_ms"], "prefill": r["prefill_tokens_per_s"], "decode": r["decode_tokens_per_s"],
-            "rss_mb": r["peak_rss_mb"]}
+            "rss_mb": r["peak_rss_mb"], "level": r.get("cpu_level", "?")}
+
+
+QUANTIZE_SNIPPET = r'''
+import ctypes, os, sys
+import llama_cpp as L
+p = L.llama_model_quantize_default_params()
+p.ftype = 15            # LLAMA_FTYPE_MOSTLY_Q4_K_M
+p.allow_requantize = True
+p.nthread = int(sys.argv[3])
+tmp = sys.argv[2] + ".part"
+rc = L.llama_model_quantize(sys.argv[1].encode(), tmp.encode(), ctypes.byref(p))
+if rc == 0:
+    os.replace(tmp, sys.argv[2])
+sys.exit(rc)
+'''
+
+
+def make_q4_k_m(src, dst, threads):
+    """Q4_K_M from the Q8_0 by llama.cpp's quantizer (what `llama-quantize --allow-requantize ... Q4_K_M` does)."""
+    subprocess.run([sys.executable, "-c", QUANTIZE_SNIPPET, src, dst, str(threads)], check=True)
 
 
 LLAMA_SNIPPET = r'''
@@ -78,8 +101,10 @@ def last_logits():
 for _ in range(gen):
     m.eval([int(np.argmax(last_logits()))])
 t2 = time.perf_counter()
+info = L.llama_print_system_info().decode()
+level = "avx512" if "AVX512 = 1" in info else "avx2" if "AVX2 = 1" in info else "other"
 print(json.dumps({"encode_ms": encode_ms, "prefill": len(ids) / (t1 - t0), "decode": gen / (t2 - t1),
-                  "rss_mb": hwm()}))
+                  "rss_mb": hwm(), "level": level}))
 '''
 
 
@@ -188,7 +213,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-7b", action="store_true")
     ap.add_argument("--torch", action="store_true")
-    ap.add_argument("--workloads", default="smol,q4_0,q8_0", help="comma-separated subset of smol, q4_0, q8_0")
+    ap.add_argument("--workloads", default="smol,q4_0,q8_0,q4_k_m",
+                    help="comma-separated subset of smol, q4_0, q8_0, q4_k_m")
     ap.add_argument("--vision-precision", default="bf16", choices=["bf16", "f32"],
                     help="swift-llava's CLIP products: bf16 (oneDNN, as PyTorch bf16 computes) or f32 (llama.cpp's/HF's numbers)")
     args = ap.parse_args()
@@ -202,9 +228,9 @@ def main():
         Image.open(os.path.join(here, "..", "Tests", "Fixtures", "llava-hf", "images", "chelsea.jpg")).convert("RGB").resize((336, 336)).save(image)
     chosen = set(args.workloads.split(","))
     workloads = [("SmolLM2-135M Q4_1", smol, None, 512, 128)] if "smol" in chosen else []
-    if not args.skip_7b and chosen & {"q4_0", "q8_0"}:
+    if not args.skip_7b and chosen & {"q4_0", "q8_0", "q4_k_m"}:
         parts = []
-        for p in sorted(chosen & {"q4_0", "q8_0"}):
+        for p in sorted((chosen & {"q4_0", "q8_0"}) | ({"q8_0"} if "q4_k_m" in chosen else set())):
             if not os.path.exists(os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf")):
                 parts.append(p)
         if not os.path.exists(os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")):
@@ -216,7 +242,10 @@ def main():
                             "--vocab", os.path.join(cache, "llama.cpp-vocab", "ggml-vocab-llama-spm.gguf"),
                             "--tokenizer", os.path.join(here, "..", "Tests", "Fixtures", "llava-hf", "tiny-gqa-crop")], check=True)
         mm = os.path.join(bench_dir, "mmproj-7b-shaped-f16.gguf")
-        for p in sorted(chosen & {"q4_0", "q8_0"}):
+        q4km = os.path.join(bench_dir, "llava-7b-shaped-q4_k_m.gguf")
+        if "q4_k_m" in chosen and not os.path.exists(q4km):
+            make_q4_k_m(os.path.join(bench_dir, "llava-7b-shaped-q8_0.gguf"), q4km, args.threads)
+        for p in sorted(chosen & {"q4_0", "q8_0", "q4_k_m"}):
             workloads.append((f"LLaVA-7B-shaped {p.upper()}", os.path.join(bench_dir, f"llava-7b-shaped-{p}.gguf"), mm, 32, 32))
     bw, copy_bw, gemm, gemm_bf16 = machine(args.threads, args.torch)
     print(f"machine: {os.cpu_count()} cores; memory read {bw:.1f} GB/s, copy {copy_bw:.1f} GB/s; f32 GEMM {gemm:.0f} GFLOPS "
@@ -237,16 +266,19 @@ def main():
             res["pytorch-bf16"] = [torch_bench(os.path.join(bench_dir, "llava-7b-shaped-hf"), prompt, gen, args.threads)
                                    for _ in range(args.repeats)]
         for k, v in res.items():
-            print(f"{name} {k}: " + "; ".join(json.dumps({m: round(x, 2) for m, x in r.items()}) for r in v), flush=True)
-        med = {k: {metric: statistics.median(r[metric] for r in v) for metric in v[0]} for k, v in res.items()}
+            print(f"{name} {k}: " + "; ".join(json.dumps({m: round(x, 2) if isinstance(x, float) else x for m, x in r.items()}) for r in v), flush=True)
+        med = {k: {metric: (v[0][metric] if metric == "level" else statistics.median(r[metric] for r in v))
+                   for metric in v[0]} for k, v in res.items()}
         tokens = prompt + (576 if mmproj else 0)
         rows.append((name, med, os.path.getsize(model) + (os.path.getsize(mmproj) if mmproj else 0), os.path.getsize(model),
                      work_flops(name, tokens), tokens))
     print()
-    print(f"{'workload':26s} {'impl':13s} {'encode ms':>10s} {'prefill t/s':>12s} {'decode t/s':>11s} {'peak RSS MB':>12s}")
+    print(f"{'workload':26s} {'impl':13s} {'encode ms':>10s} {'prefill t/s':>12s} {'decode t/s':>11s} {'peak RSS MB':>12s}"
+          f" {'level':>7s}")
     for name, med, size, _, _, _ in rows:
         for impl, m in med.items():
-            print(f"{name:26s} {impl:13s} {m['encode_ms']:10.0f} {m['prefill']:12.2f} {m['decode']:11.2f} {m['rss_mb']:12.0f}")
+            print(f"{name:26s} {impl:13s} {m['encode_ms']:10.0f} {m['prefill']:12.2f} {m['decode']:11.2f} {m['rss_mb']:12.0f}"
+                  f" {m.get('level', ''):>7s}")
     print()
     print("ratios: swift-llava speed / the faster peer (>1 means swift-llava is faster); RSS / files' size")
     bw = max(reads)

@@ -290,8 +290,10 @@ void tile4x4_impl_##SUF(const int type, const uint8_t *w, size_t row_bytes, cons
     float summs[4][4];                                                                                    \
     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) { acc[i][j] = _mm256_setzero_ps(); summs[i][j] = 0; } \
     const int nb = n / 32;                                                                                \
-    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;              \
-    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;                                             \
+    const int withmin = type == 1 || type == 4;                                                           \
+    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : type == 3 ? 22 : type == 4 ? 24 : 34;          \
+    const int abytes = withmin ? 36 : 34;                                                                 \
+    const int wq = type == 1 ? 4 : 2, aq = withmin ? 4 : 2;                                               \
     for (int b = 0; b < nb; b++) {                                                                        \
         __m256i qx[4];                                                                                    \
         float dw[4], mw[4] = {0, 0, 0, 0};                                                                \
@@ -301,6 +303,11 @@ void tile4x4_impl_##SUF(const int type, const uint8_t *w, size_t row_bytes, cons
             dw[i] = H2F(wb);                                                                              \
             if (type == 0) qx[i] = nibbles32(wb + wq);                                                    \
             else if (type == 1) { qx[i] = nibbles32(wb + wq); mw[i] = H2F(wb + 2); }                      \
+            else if (type == 3) qx[i] = _mm256_or_si256(nibbles32(wb + 6),                                \
+                                         _mm256_andnot_si256(bitbytes32(wb + 2), _mm256_set1_epi8((char)0xF0))); \
+            else if (type == 4) { qx[i] = _mm256_or_si256(nibbles32(wb + 8),                              \
+                                         _mm256_and_si256(bitbytes32(wb + 4), _mm256_set1_epi8(0x10)));    \
+                                  mw[i] = H2F(wb + 2); }                                                  \
             else qx[i] = _mm256_loadu_si256((const __m256i *)(wb + wq));                                  \
         }                                                                                                 \
         _Pragma("clang loop unroll(full)")                                                                \
@@ -308,12 +315,12 @@ void tile4x4_impl_##SUF(const int type, const uint8_t *w, size_t row_bytes, cons
             const uint8_t *ab = a + (size_t)(t + j) * act_stride + (size_t)abytes * b;                   \
             const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));                            \
             const float dx = H2F(ab);                                                                     \
-            const float sx = type == 1 ? H2F(ab + 2) : 0.0f;                                              \
+            const float sx = withmin ? H2F(ab + 2) : 0.0f;                                                \
             const __m256i prep = type == 0 ? Q40_PREP(yv) : _mm256_setzero_si256();                       \
             _Pragma("clang loop unroll(full)")                                                            \
             for (int i = 0; i < 4; i++) {                                                                 \
                 __m256 lanes;                                                                             \
-                if (type == 1) {                                                                          \
+                if (withmin) {                                                                            \
                     lanes = LANES_US(qx[i], yv);                                                          \
                     summs[i][j] += mw[i] * sx;                                                            \
                 } else if (type == 0) {                                                                   \
@@ -332,6 +339,8 @@ ATTR static void tile4x4_##SUF(int type, const uint8_t *w, size_t rb, const uint
                                size_t ys, int r, int t, int n) {                                          \
     if (type == 0) tile4x4_impl_##SUF(0, w, rb, a, as, y, ys, r, t, n);                                   \
     else if (type == 1) tile4x4_impl_##SUF(1, w, rb, a, as, y, ys, r, t, n);                              \
+    else if (type == 3) tile4x4_impl_##SUF(3, w, rb, a, as, y, ys, r, t, n);                              \
+    else if (type == 4) tile4x4_impl_##SUF(4, w, rb, a, as, y, ys, r, t, n);                              \
     else tile4x4_impl_##SUF(2, w, rb, a, as, y, ys, r, t, n);                                             \
 }                                                                                                         \
 /* Four rows against one activation row (decode): independent accumulators hide the fma latency. */     \
@@ -339,20 +348,28 @@ ATTR static void rows4_##SUF(int type, const uint8_t *w, size_t row_bytes, const
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
     float sm[4] = {0, 0, 0, 0};                                                                           \
     const int nb = n / 32;                                                                                \
-    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : 34, abytes = type == 1 ? 36 : 34;              \
-    const int wq = type == 1 ? 4 : 2, aq = type == 1 ? 4 : 2;                                             \
+    const int withmin = type == 1 || type == 4;                                                           \
+    const int wbytes = type == 0 ? 18 : type == 1 ? 20 : type == 3 ? 22 : type == 4 ? 24 : 34;          \
+    const int abytes = withmin ? 36 : 34;                                                                 \
+    const int wq = type == 1 ? 4 : 2, aq = withmin ? 4 : 2;                                               \
     const __m256i off = _mm256_set1_epi8(8);                                                              \
     for (int b = 0; b < nb; b++) {                                                                        \
         const uint8_t *ab = a + (size_t)abytes * b;                                                       \
         const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + aq));                                \
-        const float dx = H2F(ab), sx = type == 1 ? H2F(ab + 2) : 0.0f;                                    \
+        const float dx = H2F(ab), sx = withmin ? H2F(ab + 2) : 0.0f;                                      \
         _Pragma("clang loop unroll(full)")                                                                \
         for (int i = 0; i < 4; i++) {                                                                     \
             const uint8_t *wb = w + (size_t)(r + i) * row_bytes + (size_t)wbytes * b;                    \
             __m256 lanes;                                                                                 \
             if (type == 1) { lanes = LANES_US(nibbles32(wb + wq), yv); sm[i] += H2F(wb + 2) * sx; }       \
-            else {                                                                                        \
+            else if (type == 4) {                                                                         \
+                lanes = LANES_US(_mm256_or_si256(nibbles32(wb + 8), _mm256_and_si256(bitbytes32(wb + 4),   \
+                                                                     _mm256_set1_epi8(0x10))), yv);        \
+                sm[i] += H2F(wb + 2) * sx;                                                                \
+            } else {                                                                                      \
                 const __m256i q = type == 0 ? _mm256_sub_epi8(nibbles32(wb + wq), off)                    \
+                                : type == 3 ? _mm256_or_si256(nibbles32(wb + 6), _mm256_andnot_si256(      \
+                                                  bitbytes32(wb + 2), _mm256_set1_epi8((char)0xF0)))      \
                                             : _mm256_loadu_si256((const __m256i *)(wb + wq));             \
                 lanes = LANES_US(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q));                        \
             }                                                                                             \
@@ -631,7 +648,7 @@ static void gemv(int type, const void *w, size_t row_bytes, const void *a, float
     if (llava_kernels_simd()) {
         const int vnni = has_vnni();
         int r = r0;
-        for (; type <= 2 && r + 4 <= r1; r += 4) {
+        for (; r + 4 <= r1; r += 4) {
             if (vnni) rows4_vnni(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
             else rows4_avx(type, wb, row_bytes, (const uint8_t *)a, y, r, n);
         }
@@ -662,7 +679,7 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
         const int te = tb + token_block < tokens ? tb + token_block : tokens;
         int t = tb;
 #if defined(__x86_64__) || defined(__i386__)
-        if (simd && type <= 2) {
+        if (simd && type <= 4) {
             const int t4 = tb + (te - tb) / 4 * 4;
             int r = r0;
             for (; r + 4 <= r1; r += 4)

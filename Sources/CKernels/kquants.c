@@ -194,24 +194,21 @@ static int block_bytes(int type) { return type == LLAVA_KQ_Q4_K ? 144 : type == 
 #include <immintrin.h>
 #define KQ_FN __attribute__((target("avx2,fma,f16c")))
 
-KQ_FN static inline __m256i scale16(const uint8_t s[8], int i) {   // int16 scale s[i] in every lane
-    return _mm256_set1_epi16((short)s[i]);
-}
 
-KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *a, kq_ints *r) {
-    const int8_t *y = (const int8_t *)(a + 4);
-    int16_t bs[16];
-    memcpy(bs, a + 4 + QK, sizeof bs);
+// The integers of one weight block against `count` (1..4) activation blocks: the weights are unpacked once and their
+// vectors serve every token. `chunks`: also the per-64-element sums (only the repacked gemm needs them).
+KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *const *a, int count, int chunks, kq_ints *r) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
     if (type == LLAVA_KQ_Q6_K) {
         const uint8_t *ql = w, *qh = w + 128;
         const int8_t *sc = (const int8_t *)(w + 192);
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             const __m256i b1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h));
             const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32));
             const __m256i hb = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
-            __m256i q[4];
+            __m256i q[4], s16[4];
             const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(3)), 4);
             const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(12)), 2);
             q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4), h0);
@@ -220,21 +217,25 @@ KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *a, kq_int
                                    _mm256_and_si256(hb, _mm256_set1_epi8(48)));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
                                    _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xC0)), 2));
-            for (int k = 0; k < 4; k++) {
-                const int c = 4 * h + k;   // 32-element chunk: 16-element sub-blocks 2c (lanes 0-3), 2c+1 (4-7)
-                const __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 32 * c));
-                const __m256i p16 = _mm256_maddubs_epi16(q[k], yv);
-                const __m256i s16 = _mm256_setr_epi16(sc[2 * c], sc[2 * c], sc[2 * c], sc[2 * c], sc[2 * c], sc[2 * c],
-                                                      sc[2 * c], sc[2 * c], sc[2 * c + 1], sc[2 * c + 1], sc[2 * c + 1],
-                                                      sc[2 * c + 1], sc[2 * c + 1], sc[2 * c + 1], sc[2 * c + 1],
-                                                      sc[2 * c + 1]);
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s16, p16));
+            for (int k = 0; k < 4; k++) {   // 32-element chunk c: 16-element sub-blocks 2c (lanes 0-3), 2c+1 (4-7)
+                const int c = 4 * h + k;
+                s16[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[2 * c])),
+                                                 _mm_set1_epi16(sc[2 * c + 1]), 1);
+            }
+            for (int j = 0; j < count; j++) {
+                const int8_t *y = (const int8_t *)(a[j] + 4) + 128 * h;
+                for (int k = 0; k < 4; k++) {
+                    const __m256i p16 = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
+                    sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(s16[k], p16));
+                }
             }
         }
-        const __m256i bsv = _mm256_loadu_si256((const __m256i *)bs);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(bsv, sc16), 5));
-        _mm256_storeu_si256((__m256i *)r->lanes, sumi);
+        for (int j = 0; j < count; j++) {
+            const __m256i bsv = _mm256_loadu_si256((const __m256i *)(a[j] + 4 + QK));
+            const __m256i v = _mm256_sub_epi32(sumi[j], _mm256_slli_epi32(_mm256_madd_epi16(bsv, sc16), 5));
+            _mm256_storeu_si256((__m256i *)r[j].lanes, v);
+        }
         return;
     }
     uint8_t sc[8], m[8];
@@ -243,7 +244,8 @@ KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *a, kq_int
     const __m256i hbits = type == LLAVA_KQ_Q5_K ? _mm256_loadu_si256((const __m256i *)(w + 16))
                                                 : _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi8(1);
-    __m256i sumi = _mm256_setzero_si256();
+    __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
     for (int c = 0; c < 4; c++) {
         const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
         __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
@@ -253,19 +255,36 @@ KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *a, kq_int
             lo = _mm256_or_si256(lo, _mm256_slli_epi16(h0, 4));
             hi = _mm256_or_si256(hi, _mm256_slli_epi16(h1, 4));
         }
-        const __m256i y0 = _mm256_loadu_si256((const __m256i *)(y + 64 * c));
-        const __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + 64 * c + 32));
-        const __m256i pl = _mm256_madd_epi16(scale16(sc, 2 * c), _mm256_maddubs_epi16(lo, y0));
-        const __m256i ph = _mm256_madd_epi16(scale16(sc, 2 * c + 1), _mm256_maddubs_epi16(hi, y1));
-        const __m256i sj = _mm256_add_epi32(pl, ph);
-        sumi = _mm256_add_epi32(sumi, sj);
-        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sj), _mm256_extracti128_si256(sj, 1));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-        r->chunk[c] = _mm_cvtsi128_si32(t);
-        r->mins[c] = m[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + m[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+        const __m256i sl = _mm256_set1_epi16((short)sc[2 * c]), sh = _mm256_set1_epi16((short)sc[2 * c + 1]);
+        for (int j = 0; j < count; j++) {
+            const int8_t *y = (const int8_t *)(a[j] + 4) + 64 * c;
+            const __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)));
+            const __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi,
+                                                                          _mm256_loadu_si256((const __m256i *)(y + 32))));
+            const __m256i sj = _mm256_add_epi32(pl, ph);
+            sumi[j] = _mm256_add_epi32(sumi[j], sj);
+            if (chunks) {
+                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sj), _mm256_extracti128_si256(sj, 1));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+                r[j].chunk[c] = _mm_cvtsi128_si32(t);
+            }
+        }
     }
-    _mm256_storeu_si256((__m256i *)r->lanes, sumi);
+    for (int j = 0; j < count; j++) {
+        int16_t bs[16];
+        memcpy(bs, a[j] + 4 + QK, sizeof bs);
+        for (int c = 0; c < 4; c++)
+            r[j].mins[c] = m[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + m[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+        _mm256_storeu_si256((__m256i *)r[j].lanes, sumi[j]);
+        if (!chunks) {   // the tiled and gemv modes need only the block's total, which the lanes add up to
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sumi[j]), _mm256_extracti128_si256(sumi[j], 1));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+            r[j].chunk[0] = _mm_cvtsi128_si32(t);
+            r[j].chunk[1] = r[j].chunk[2] = r[j].chunk[3] = 0;
+        }
+    }
 }
 #endif
 
@@ -278,26 +297,30 @@ void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const voi
 #if defined(__x86_64__) || defined(__i386__)
     const int simd = llava_kernels_simd();
 #endif
-    // Activation rows in blocks that stay in L2 while the weight rows stream past.
+    const int chunks = mode == LLAVA_KQ_GEMM;
+    // Activation rows in blocks that stay in L2 while the weight rows stream past; four tokens share each weight
+    // block's unpacking.
     const int token_block = 16;
     for (int tb = 0; tb < tokens; tb += token_block) {
         const int te = tb + token_block < tokens ? tb + token_block : tokens;
         for (int row = r0; row < r1; row++) {
             const uint8_t *wr = wb + (size_t)row * row_bytes;
-            for (int t = tb; t < te; t++) {
-                const uint8_t *at = ab + (size_t)t * act_stride;
-                kq_acc s;
-                memset(&s, 0, sizeof s);
+            for (int t = tb; t < te; t += 4) {
+                const int count = te - t < 4 ? te - t : 4;
+                kq_acc s[4];
+                memset(s, 0, sizeof s);
                 for (int b = 0; b < nb; b++) {
-                    kq_ints r;
+                    kq_ints r[4];
+                    const uint8_t *at[4];
+                    for (int j = 0; j < count; j++) at[j] = ab + (size_t)(t + j) * act_stride + (size_t)Q8K_BYTES * b;
 #if defined(__x86_64__) || defined(__i386__)
-                    if (simd) ints_avx2(type, wr + (size_t)bb * b, at + (size_t)Q8K_BYTES * b, &r);
+                    if (simd) ints_avx2(type, wr + (size_t)bb * b, at, count, chunks, r);
                     else
 #endif
-                        ints_portable(type, wr + (size_t)bb * b, at + (size_t)Q8K_BYTES * b, &r);
-                    acc_block(type, mode, wr + (size_t)bb * b, at + (size_t)Q8K_BYTES * b, &r, &s);
+                        for (int j = 0; j < count; j++) ints_portable(type, wr + (size_t)bb * b, at[j], &r[j]);
+                    for (int j = 0; j < count; j++) acc_block(type, mode, wr + (size_t)bb * b, at[j], &r[j], &s[j]);
                 }
-                y[(size_t)t * y_stride + row] = finish(type, mode, &s);
+                for (int j = 0; j < count; j++) y[(size_t)(t + j) * y_stride + row] = finish(type, mode, &s[j]);
             }
         }
     }

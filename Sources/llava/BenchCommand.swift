@@ -75,9 +75,12 @@ struct BenchCommand: ParsableCommand {
                 let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
                 writeOut(String(decoding: data, as: UTF8.self) + "\n")
             } else {
-                writeOut(String(format: "image encode %.1f ms | prefill %.2f tok/s (%d tokens) | decode %.2f tok/s (%d tokens) | peak RSS %.0f MB | %d threads | ",
-                                images.isEmpty ? 0 : median(encode), median(prefill), ids.count, median(decode), genTokens, peakMB, Parallel.threads)
-                         + "kernels \(CPULevel.current)\n")
+                // One number per String(format:): mixed Int and Double arguments in one call came out shifted on Linux.
+                func f(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+                let encodeMs = images.isEmpty ? 0 : median(encode)
+                writeOut("image encode \(f(encodeMs, 1)) ms | prefill \(f(median(prefill), 2)) tok/s (\(ids.count) tokens)"
+                         + " | decode \(f(median(decode), 2)) tok/s (\(genTokens) tokens) | peak RSS \(f(peakMB, 0)) MB"
+                         + " | \(Parallel.threads) threads | kernels \(CPULevel.current)\n")
             }
         }
     }
