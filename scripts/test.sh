@@ -7,3 +7,5 @@ cd "$(dirname "$0")/.."
 ./scripts/fetch-test-models.sh
 swift build -c release --build-tests
 swift test -c release --skip-build 2>&1 | tee .build/test-output.txt
+# The C kernels built for arm64 and run under qemu-user: the portable bits there too.
+./scripts/test-arm64.sh

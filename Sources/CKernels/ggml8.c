@@ -3,6 +3,9 @@
 // the two 128-bit halves added and two horizontal adds), tinyBLAS's one 8-lane accumulator for a batch,
 // ggml_v_expf's AVX2 form (result k + k*j, not AVX-512's scalef), and the soft-max / SwiGLU loops built on it.
 // The AVX-512 orders live in kernels.c.
+// Only the fused multiply-adds the code writes (fmaf, _mm*_fmadd_ps): none the compiler would add (arm64 has FMA in
+// its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
+#pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
 #include "ggml8.h"
 #include <math.h>

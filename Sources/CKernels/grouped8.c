@@ -5,6 +5,9 @@
 // So one AVX-512 VNNI dpbusd multiplies 8 rows x 8 weights by the same 8 activation bytes broadcast to every lane,
 // four of them cover the block, and one scale vector serves all 8 rows: a handful of instructions per 8 rows where
 // the row-by-row kernel needs a dozen per row. The idea is llama.cpp's (its q4_0 8x8 repacking); this code is ours.
+// Only the fused multiply-adds the code writes (fmaf, _mm*_fmadd_ps): none the compiler would add (arm64 has FMA in
+// its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
+#pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
 #include <string.h>
 #include <math.h>

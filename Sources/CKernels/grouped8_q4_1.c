@@ -7,6 +7,9 @@
 // One 64-byte load unpacks to the low and high nibbles of four rows; one VNNI dpbusd per half gives four rows'
 // lanes 0..3 (or 4..7) at once, where the row kernel spends a dozen instructions per row and block. Only used
 // where AVX-512 VNNI runs (elsewhere Q4_1 stays in ggml's row layout and its row kernels).
+// Only the fused multiply-adds the code writes (fmaf, _mm*_fmadd_ps): none the compiler would add (arm64 has FMA in
+// its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
+#pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
 #include <string.h>
 

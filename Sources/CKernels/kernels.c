@@ -1,4 +1,7 @@
 // Quantised dot-product kernels; see include/kernels.h.
+// Only the fused multiply-adds the code writes (fmaf, _mm*_fmadd_ps): none the compiler would add (arm64 has FMA in
+// its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
+#pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
 #include "ggml8.h"
 #include <math.h>

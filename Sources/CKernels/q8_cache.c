@@ -1,6 +1,9 @@
 // The value side of attention over the opt-in q8_0 KV cache: out = sum_j p[j] * v_j, where each v_j is a row of
 // ggml block_q8_0 (an f16 scale and 32 int8 per block). llama.cpp keeps a quantised V for its flash-attention path
 // and widens each row before the multiply-add, as here; the sums are ours (not llama.cpp's order).
+// Only the fused multiply-adds the code writes (fmaf, _mm*_fmadd_ps): none the compiler would add (arm64 has FMA in
+// its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
+#pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
 #include <string.h>
 
