@@ -112,7 +112,7 @@ static void gemm_portable(int type8, const uint8_t *w, const uint8_t *acts, size
     for (int t = 0; t < tokens; t++) {
         const uint8_t *a = acts + (size_t)t * act_stride;
         for (int g = g0; g < g1; g++) {
-            float acc[8] = {0};
+            float acc[8] = {0}, lanes8[8][8] = {{0}};
             for (int b = 0; b < nb; b++) {
                 const uint8_t *o = w + ((size_t)g * nb + b) * block_bytes;
                 const uint8_t *ab = a + 34 * b;
@@ -121,14 +121,26 @@ static void gemm_portable(int type8, const uint8_t *w, const uint8_t *acts, size
                 const float da = llava_half_to_float(ha);
                 const int8_t *ya = (const int8_t *)(ab + 2);
                 for (int rr = 0; rr < 8; rr++) {
-                    int sum = 0;
-                    for (int j = 0; j < 32; j++) sum += quant_at(type8, o, rr, j) * ya[j];
                     uint16_t hw;
                     memcpy(&hw, o + 2 * rr, 2);
+                    if (type8) {   // Q8_0: vec_dot's eight 4-element lanes
+                        for (int l = 0; l < 8; l++) {
+                            int sum = 0;
+                            for (int j = 4 * l; j < 4 * l + 4; j++) sum += quant_at(type8, o, rr, j) * ya[j];
+                            lanes8[rr][l] = fmaf(llava_half_to_float(hw) * da, (float)sum, lanes8[rr][l]);
+                        }
+                        continue;
+                    }
+                    int sum = 0;
+                    for (int j = 0; j < 32; j++) sum += quant_at(type8, o, rr, j) * ya[j];
                     acc[rr] = fmaf((float)sum, llava_half_to_float(hw) * da, acc[rr]);
                 }
             }
-            for (int rr = 0; rr < 8; rr++) y[(size_t)t * y_stride + 8 * g + rr] = acc[rr];
+            for (int rr = 0; rr < 8; rr++) {
+                const float *v = lanes8[rr];
+                y[(size_t)t * y_stride + 8 * g + rr] =
+                    type8 ? ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7])) : acc[rr];
+            }
         }
     }
 }
@@ -148,57 +160,91 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                   int g0, int g1, int n) {
     const int nb = n / 32;
     const int block_bytes = type8 ? GROUP8_BYTES_PER_BLOCK : GROUP_BYTES_PER_BLOCK, offset = type8 ? 128 : 8;
+    // Q8_0 keeps vec_dot's eight lanes per row (each dpbusd's lane pair is two of them), so it holds four
+    // accumulators per token: fewer tokens per pass keep them in registers.
+    const int pass = type8 ? 4 : TOKENS_PER_PASS;
     const __m512i low = _mm512_set1_epi8(0x0F);
-    // Per token and block: the activation scale, and 8 x (sum over even lanes' weights, odd lanes' weights).
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    // Per token and block: the activation scale, and offset x the activation sums each lane covers — per vector k
+    // and half (Q8_0's lanes are kept apart), or summed over k (Q4_0 adds each row's lanes anyway).
     float *da = (float *)__builtin_alloca(sizeof(float) * (size_t)nb * TOKENS_PER_PASS);
-    int32_t *ys = (int32_t *)__builtin_alloca(sizeof(int32_t) * 2 * (size_t)nb * TOKENS_PER_PASS);
-    for (int t0 = 0; t0 < tokens; t0 += TOKENS_PER_PASS) {
-        const int tk = tokens - t0 < TOKENS_PER_PASS ? tokens - t0 : TOKENS_PER_PASS;
+    int32_t *ys = (int32_t *)__builtin_alloca(sizeof(int32_t) * 8 * (size_t)nb * TOKENS_PER_PASS);
+    for (int t0 = 0; t0 < tokens; t0 += pass) {
+        const int tk = tokens - t0 < pass ? tokens - t0 : pass;
         for (int t = 0; t < tk; t++) {
             const uint8_t *a = acts + (size_t)(t0 + t) * act_stride;
             for (int b = 0; b < nb; b++) {
                 const uint8_t *ab = a + 34 * b;
                 da[t * nb + b] = _cvtsh_ss(*(const uint16_t *)ab);
                 const int8_t *q = (const int8_t *)(ab + 2);
-                int even = 0, odd = 0;
-                for (int j = 0; j < 32; j++) { if ((j % 8) < 4) even += q[j]; else odd += q[j]; }
-                ys[2 * (t * nb + b)] = offset * even;
-                ys[2 * (t * nb + b) + 1] = offset * odd;
+                int32_t *yo = ys + 8 * (t * nb + b);
+                for (int i = 0; i < 8; i++) yo[i] = 0;
+                for (int j = 0; j < 32; j++) yo[2 * (j / 8) + ((j % 8) >= 4)] += q[j];
+                for (int i = 0; i < 8; i++) yo[i] *= offset;
             }
         }
         for (int g = g0; g < g1; g++) {
             __m256 acc[TOKENS_PER_PASS];
+            __m512 lanes[4][4];
             for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = _mm256_setzero_ps();
+            for (int k = 0; k < 4; k++) for (int t = 0; t < 4; t++) lanes[k][t] = _mm512_setzero_ps();
             const uint8_t *o = w + (size_t)g * nb * block_bytes;
             for (int b = 0; b < nb; b++, o += block_bytes) {
-                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o));
-                __m512i w0, w1, w2, w3;
+                const __m256 dw8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o));
+                __m512i wk[4];
                 if (type8) {
-                    w0 = _mm512_loadu_si512((const void *)(o + 16)); w1 = _mm512_loadu_si512((const void *)(o + 80));
-                    w2 = _mm512_loadu_si512((const void *)(o + 144)); w3 = _mm512_loadu_si512((const void *)(o + 208));
+                    wk[0] = _mm512_loadu_si512((const void *)(o + 16)); wk[1] = _mm512_loadu_si512((const void *)(o + 80));
+                    wk[2] = _mm512_loadu_si512((const void *)(o + 144)); wk[3] = _mm512_loadu_si512((const void *)(o + 208));
                 } else {
                     const __m512i c0 = _mm512_loadu_si512((const void *)(o + 16)), c1 = _mm512_loadu_si512((const void *)(o + 80));
-                    w0 = _mm512_and_si512(c0, low); w1 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
-                    w2 = _mm512_and_si512(c1, low); w3 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
+                    wk[0] = _mm512_and_si512(c0, low); wk[1] = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
+                    wk[2] = _mm512_and_si512(c1, low); wk[3] = _mm512_and_si512(_mm512_srli_epi16(c1, 4), low);
+                }
+                if (type8) {
+                    // vec_dot's order per row: lane t = 2k + h (elements 8k + 4h .. + 3), fma'd with d_w * d_a.
+                    const __m512 dw16 = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(dw8));
+                    for (int t = 0; t < tk; t++) {
+                        const uint8_t *ab = acts + (size_t)(t0 + t) * act_stride + 34 * b + 2;
+                        const int32_t *yo = ys + 8 * (t * nb + b);
+                        const __m512 d = _mm512_mul_ps(dw16, _mm512_set1_ps(da[t * nb + b]));
+                        for (int k = 0; k < 4; k++) {
+                            int64_t qk;
+                            memcpy(&qk, ab + 8 * k, 8);
+                            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wk[k], _mm512_set1_epi64(qk));
+                            s = _mm512_sub_epi32(s, _mm512_set1_epi64(((int64_t)(uint32_t)yo[2 * k + 1] << 32) |
+                                                                      (uint32_t)yo[2 * k]));
+                            lanes[k][t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), lanes[k][t]);
+                        }
+                    }
+                    continue;
                 }
                 for (int t = 0; t < tk; t++) {
                     const uint8_t *ab = acts + (size_t)(t0 + t) * act_stride + 34 * b + 2;
                     int64_t q0, q1, q2, q3;
                     memcpy(&q0, ab, 8); memcpy(&q1, ab + 8, 8); memcpy(&q2, ab + 16, 8); memcpy(&q3, ab + 24, 8);
-                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_set1_epi64(q0));
-                    s = _mm512_dpbusd_epi32(s, w1, _mm512_set1_epi64(q1));
-                    s = _mm512_dpbusd_epi32(s, w2, _mm512_set1_epi64(q2));
-                    s = _mm512_dpbusd_epi32(s, w3, _mm512_set1_epi64(q3));
-                    const int32_t *yp = ys + 2 * (t * nb + b);
-                    s = _mm512_sub_epi32(s, _mm512_set1_epi64(((int64_t)(uint32_t)yp[1] << 32) | (uint32_t)yp[0]));
+                    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wk[0], _mm512_set1_epi64(q0));
+                    s = _mm512_dpbusd_epi32(s, wk[1], _mm512_set1_epi64(q1));
+                    s = _mm512_dpbusd_epi32(s, wk[2], _mm512_set1_epi64(q2));
+                    s = _mm512_dpbusd_epi32(s, wk[3], _mm512_set1_epi64(q3));
+                    const int32_t *yo = ys + 8 * (t * nb + b);
+                    const int32_t even = yo[0] + yo[2] + yo[4] + yo[6], odd = yo[1] + yo[3] + yo[5] + yo[7];
+                    s = _mm512_sub_epi32(s, _mm512_set1_epi64(((int64_t)(uint32_t)odd << 32) | (uint32_t)even));
                     // Each row's two lanes added in integers: the block's exact sum, then one fma per row and
                     // block — llama.cpp's repacked Q4_0 arithmetic (gemv and gemm alike).
                     const __m256i rows8 = _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8), _mm256_mul_ps(dw, _mm256_set1_ps(da[t * nb + b])),
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8), _mm256_mul_ps(dw8, _mm256_set1_ps(da[t * nb + b])),
                                              acc[t]);
                 }
             }
-            for (int t = 0; t < tk; t++) _mm256_storeu_ps(y + (size_t)(t0 + t) * y_stride + 8 * g, acc[t]);
+            for (int t = 0; t < tk; t++) {
+                float *yt = y + (size_t)(t0 + t) * y_stride + 8 * g;
+                if (!type8) { _mm256_storeu_ps(yt, acc[t]); continue; }
+                // hsum_float_8 per row: ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), v_{2k+h} in lanes[k] at 2r+h.
+                const __m512 c = _mm512_add_ps(_mm512_add_ps(lanes[0][t], lanes[2][t]), _mm512_add_ps(lanes[1][t], lanes[3][t]));
+                float v[16];
+                _mm512_storeu_ps(v, c);
+                for (int rr = 0; rr < 8; rr++) yt[rr] = v[2 * rr] + v[2 * rr + 1];
+            }
         }
     }
 }

@@ -238,8 +238,17 @@ KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *const *a,
         }
         return;
     }
-    uint8_t sc[8], m[8];
-    scale_min_k4(w + 4, sc, m);
+    // The 6-bit scales and mins, 8 each, by ggml's word trick (the same bytes scale_min_k4 gives).
+    uint32_t u[4];
+    memcpy(u, w + 4, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    const uint32_t mins_lo = u[1] & 0x3f3f3f3f;
+    u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    u[2] = mins_lo;
+    u[0] &= 0x3f3f3f3f;
+    uint8_t sc[8];
+    memcpy(sc, u, 8);
+    const __m128i m16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[3], (int)u[2]));
     const uint8_t *qs = w + (type == LLAVA_KQ_Q4_K ? 16 : 48);
     const __m256i hbits = type == LLAVA_KQ_Q5_K ? _mm256_loadu_si256((const __m256i *)(w + 16))
                                                 : _mm256_setzero_si256();
@@ -272,10 +281,10 @@ KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *const *a,
         }
     }
     for (int j = 0; j < count; j++) {
-        int16_t bs[16];
-        memcpy(bs, a[j] + 4 + QK, sizeof bs);
-        for (int c = 0; c < 4; c++)
-            r[j].mins[c] = m[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + m[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+        // mins[c] = m[2c] Q[2c] + m[2c+1] Q[2c+1], Q[k] the activation sum of sub-block k (bsums pairs).
+        const __m128i q = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(a[j] + 4 + QK)),
+                                         _mm_loadu_si128((const __m128i *)(a[j] + 4 + QK + 16)));
+        _mm_storeu_si128((__m128i *)r[j].mins, _mm_madd_epi16(m16, q));
         _mm256_storeu_si256((__m256i *)r[j].lanes, sumi[j]);
         if (!chunks) {   // the tiled and gemv modes need only the block's total, which the lanes add up to
             __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sumi[j]), _mm256_extracti128_si256(sumi[j], 1));
@@ -285,6 +294,22 @@ KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *const *a,
             r[j].chunk[1] = r[j].chunk[2] = r[j].chunk[3] = 0;
         }
     }
+}
+// One weight row against `count` activation rows, every block: ints_avx2 and the mode's float part, compiled here
+// with FMA so fmaf is one instruction (the same fused operation as the portable path's libm fmaf).
+KQ_FN static void row_avx2(int type, int mode, const uint8_t *wr, int nb, int bb, const uint8_t *const *at, int count,
+                           float *out) {
+    kq_acc s[4];
+    memset(s, 0, sizeof s);
+    const int chunks = mode == LLAVA_KQ_GEMM;
+    for (int b = 0; b < nb; b++) {
+        kq_ints r[4];
+        const uint8_t *ab[4];
+        for (int j = 0; j < count; j++) ab[j] = at[j] + (size_t)Q8K_BYTES * b;
+        ints_avx2(type, wr + (size_t)bb * b, ab, count, chunks, r);
+        for (int j = 0; j < count; j++) acc_block(type, mode, wr + (size_t)bb * b, ab[j], &r[j], &s[j]);
+    }
+    for (int j = 0; j < count; j++) out[j] = finish(type, mode, &s[j]);
 }
 #endif
 
@@ -297,7 +322,6 @@ void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const voi
 #if defined(__x86_64__) || defined(__i386__)
     const int simd = llava_kernels_simd();
 #endif
-    const int chunks = mode == LLAVA_KQ_GEMM;
     // Activation rows in blocks that stay in L2 while the weight rows stream past; four tokens share each weight
     // block's unpacking.
     const int token_block = 16;
@@ -307,20 +331,26 @@ void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const voi
             const uint8_t *wr = wb + (size_t)row * row_bytes;
             for (int t = tb; t < te; t += 4) {
                 const int count = te - t < 4 ? te - t : 4;
-                kq_acc s[4];
-                memset(s, 0, sizeof s);
-                for (int b = 0; b < nb; b++) {
-                    kq_ints r[4];
-                    const uint8_t *at[4];
-                    for (int j = 0; j < count; j++) at[j] = ab + (size_t)(t + j) * act_stride + (size_t)Q8K_BYTES * b;
+                const uint8_t *at[4];
+                for (int j = 0; j < count; j++) at[j] = ab + (size_t)(t + j) * act_stride;
+                float out[4];
 #if defined(__x86_64__) || defined(__i386__)
-                    if (simd) ints_avx2(type, wr + (size_t)bb * b, at, count, chunks, r);
-                    else
+                if (simd) row_avx2(type, mode, wr, nb, bb, at, count, out);
+                else
 #endif
-                        for (int j = 0; j < count; j++) ints_portable(type, wr + (size_t)bb * b, at[j], &r[j]);
-                    for (int j = 0; j < count; j++) acc_block(type, mode, wr + (size_t)bb * b, at[j], &r[j], &s[j]);
+                {
+                    kq_acc s[4];
+                    memset(s, 0, sizeof s);
+                    for (int b = 0; b < nb; b++)
+                        for (int j = 0; j < count; j++) {
+                            kq_ints r;
+                            const uint8_t *wblk = wr + (size_t)bb * b, *ablk = at[j] + (size_t)Q8K_BYTES * b;
+                            ints_portable(type, wblk, ablk, &r);
+                            acc_block(type, mode, wblk, ablk, &r, &s[j]);
+                        }
+                    for (int j = 0; j < count; j++) out[j] = finish(type, mode, &s[j]);
                 }
-                for (int j = 0; j < count; j++) y[(size_t)(t + j) * y_stride + row] = finish(type, mode, &s[j]);
+                for (int j = 0; j < count; j++) y[(size_t)(t + j) * y_stride + row] = out[j];
             }
         }
     }

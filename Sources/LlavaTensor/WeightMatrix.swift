@@ -58,13 +58,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// anything else comes back as it is. The source (usually a mapped file) is read once and not touched again,
     /// so its pages need not stay in memory.
     public func repackedForSpeed() -> QuantizedMatrix {
+        // Q4_1 and Q8_0 regrouped keep vec_dot's lanes (what llama.cpp computes for them: it never repacks them on
+        // x86); Q4_0 regrouped sums as llama.cpp's repacked kernels do, so only where it repacks (not a tied head).
         let q41 = type == .q4_1
-        // Q8_0 stays in rows: llama.cpp never repacks it on x86, and the regrouped Q8_0 sums (8-row lanes) are not its
-        // vec_dot/tinyBLAS order, which the row kernels keep (SmolLM2's Q8_0 conversion diverged from llama.cpp's
-        // tokens on 3 of 7 prompts regrouped, none in rows).
-        // Q4_0 likewise only where llama.cpp repacks it: the regrouped kernels sum as its repacked ones do, which a
-        // weight it multiplies as it is (a tied head) does not.
-        guard (type == .q4_0 && repackedSums) || q41, llava_cpu_has_grouped8() != 0,
+        guard (type == .q4_0 && repackedSums) || q41 || type == .q8_0, llava_cpu_has_grouped8() != 0,
               layout == .rows, rows % 8 == 0, rows > 0 else { return self }
         let q8 = type == .q8_0
         let buffer = Allocation(bytes: rows * rowBytes)

@@ -70,12 +70,7 @@ import Testing
                 }
             }
         }
-        // Q8_0 (not regrouped: llama.cpp's sums live in the row kernels), or rows not a multiple of 8: kept as they are.
-        let q8 = randomMatrix(rows: 16, cols: 64, seed: 2, type: .q8_0)
-        q8.withUnsafeBytes { raw in
-            #expect(QuantizedMatrix(type: .q8_0, rows: 16, cols: 64, data: raw.baseAddress!, owner: nil)
-                .repackedForSpeed().layout == .rows)
-        }
+        // Rows not a multiple of 8: kept as they are.
         let odd = randomMatrix(rows: 12, cols: 64, seed: 1)
         odd.withUnsafeBytes { raw in
             #expect(QuantizedMatrix(type: .q4_0, rows: 12, cols: 64, data: raw.baseAddress!, owner: nil).repackedForSpeed().layout == .rows)
@@ -145,5 +140,27 @@ import Testing
         #expect(CPULevel.with(.avx512) { CPULevel.current.rawValue } <= best.rawValue)
         #expect(CPULevel.with(.portable) { CPULevel.current } == .portable)
         #expect(CPULevel.with(.neon) { CPULevel.current } == (best == .neon ? .neon : .portable))
+    }
+
+    /// Q8_0 regrouped (AVX-512 VNNI) keeps vec_dot's eight lanes per row: every product bit for bit the row kernels'.
+    @Test(.enabled(if: CPULevel.executable.contains(.avx512), "the regrouped kernels need AVX-512 VNNI"))
+    func q8_0RegroupedIsExact() {
+        let rows = 40, cols = 576
+        let bytes = randomMatrix(rows: rows, cols: cols, seed: 8, type: .q8_0)
+        bytes.withUnsafeBytes { raw in
+            let plain = QuantizedMatrix(type: .q8_0, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+            let packed = CPULevel.with(.avx512) { plain.repackedForSpeed() }
+            #expect(packed.layout == .grouped8)
+            expectSameRows(plain, packed)
+            var rng = LCG(s: 12)
+            for tokens in [1, 3, 4, 5, 9, 67] {
+                let x = randomActivations(tokens, cols, &rng)
+                let y0 = CPULevel.with(.avx512) { WeightMatrix.quantized(plain).apply(x) }
+                let y1 = CPULevel.with(.avx512) { WeightMatrix.quantized(packed).apply(x) }
+                let yp = CPULevel.with(.portable) { WeightMatrix.quantized(packed).apply(x) }   // the grouped fallback
+                #expect(y0.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "tokens \(tokens)")
+                #expect(yp.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "portable, tokens \(tokens)")
+            }
+        }
     }
 }
