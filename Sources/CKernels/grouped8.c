@@ -169,6 +169,7 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
     // and half (Q8_0's lanes are kept apart), or summed over k (Q4_0 adds each row's lanes anyway).
     float *da = (float *)__builtin_alloca(sizeof(float) * (size_t)nb * TOKENS_PER_PASS);
     int32_t *ys = (int32_t *)__builtin_alloca(sizeof(int32_t) * 8 * (size_t)nb * TOKENS_PER_PASS);
+    int64_t *eo = (int64_t *)__builtin_alloca(sizeof(int64_t) * (size_t)nb * TOKENS_PER_PASS);   // Q4_0's pair
     for (int t0 = 0; t0 < tokens; t0 += pass) {
         const int tk = tokens - t0 < pass ? tokens - t0 : pass;
         for (int t = 0; t < tk; t++) {
@@ -181,16 +182,19 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                 for (int i = 0; i < 8; i++) yo[i] = 0;
                 for (int j = 0; j < 32; j++) yo[2 * (j / 8) + ((j % 8) >= 4)] += q[j];
                 for (int i = 0; i < 8; i++) yo[i] *= offset;
+                const int32_t even = yo[0] + yo[2] + yo[4] + yo[6], odd = yo[1] + yo[3] + yo[5] + yo[7];
+                eo[t * nb + b] = ((int64_t)(uint32_t)odd << 32) | (uint32_t)even;
             }
         }
         for (int g = g0; g < g1; g++) {
-            __m256 acc[TOKENS_PER_PASS];
+            __m512 acc16[TOKENS_PER_PASS];
             __m512 lanes[4][4];
-            for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = _mm256_setzero_ps();
-            for (int k = 0; k < 4; k++) for (int t = 0; t < 4; t++) lanes[k][t] = _mm512_setzero_ps();
+            for (int t = 0; t < TOKENS_PER_PASS; t++) acc16[t] = _mm512_setzero_ps();
+            if (type8) for (int k = 0; k < 4; k++) for (int t = 0; t < 4; t++) lanes[k][t] = _mm512_setzero_ps();
             const uint8_t *o = w + (size_t)g * nb * block_bytes;
             for (int b = 0; b < nb; b++, o += block_bytes) {
                 const __m256 dw8 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o));
+                const __m512 dw16 = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(dw8));
                 __m512i wk[4];
                 if (type8) {
                     wk[0] = _mm512_loadu_si512((const void *)(o + 16)); wk[1] = _mm512_loadu_si512((const void *)(o + 80));
@@ -202,7 +206,6 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                 }
                 if (type8) {
                     // vec_dot's order per row: lane t = 2k + h (elements 8k + 4h .. + 3), fma'd with d_w * d_a.
-                    const __m512 dw16 = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(dw8));
                     for (int t = 0; t < tk; t++) {
                         const uint8_t *ab = acts + (size_t)(t0 + t) * act_stride + 34 * b + 2;
                         const int32_t *yo = ys + 8 * (t * nb + b);
@@ -226,19 +229,23 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                     s = _mm512_dpbusd_epi32(s, wk[1], _mm512_set1_epi64(q1));
                     s = _mm512_dpbusd_epi32(s, wk[2], _mm512_set1_epi64(q2));
                     s = _mm512_dpbusd_epi32(s, wk[3], _mm512_set1_epi64(q3));
-                    const int32_t *yo = ys + 8 * (t * nb + b);
-                    const int32_t even = yo[0] + yo[2] + yo[4] + yo[6], odd = yo[1] + yo[3] + yo[5] + yo[7];
-                    s = _mm512_sub_epi32(s, _mm512_set1_epi64(((int64_t)(uint32_t)odd << 32) | (uint32_t)even));
-                    // Each row's two lanes added in integers: the block's exact sum, then one fma per row and
-                    // block — llama.cpp's repacked Q4_0 arithmetic (gemv and gemm alike).
-                    const __m256i rows8 = _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows8), _mm256_mul_ps(dw8, _mm256_set1_ps(da[t * nb + b])),
-                                             acc[t]);
+                    s = _mm512_sub_epi32(s, _mm512_set1_epi64(eo[t * nb + b]));
+                    // Each row's two lanes added in integers (both lanes of the pair then hold the block's exact
+                    // sum), then one fma per row and block — llama.cpp's repacked Q4_0 arithmetic (gemv and gemm
+                    // alike), kept twice over in the 16 lanes: an in-lane swap is cheaper than narrowing to 8.
+                    const __m512i both = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+                    acc16[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(both), _mm512_mul_ps(dw16, _mm512_set1_ps(da[t * nb + b])),
+                                               acc16[t]);
                 }
             }
             for (int t = 0; t < tk; t++) {
                 float *yt = y + (size_t)(t0 + t) * y_stride + 8 * g;
-                if (!type8) { _mm256_storeu_ps(yt, acc[t]); continue; }
+                if (!type8) {   // lane 2r of the pair
+                    float v[16];
+                    _mm512_storeu_ps(v, acc16[t]);
+                    for (int rr = 0; rr < 8; rr++) yt[rr] = v[2 * rr];
+                    continue;
+                }
                 // hsum_float_8 per row: ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), v_{2k+h} in lanes[k] at 2r+h.
                 const __m512 c = _mm512_add_ps(_mm512_add_ps(lanes[0][t], lanes[2][t]), _mm512_add_ps(lanes[1][t], lanes[3][t]));
                 float v[16];
