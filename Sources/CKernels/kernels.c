@@ -250,26 +250,39 @@ ATTR static float NAME(int type, const uint8_t *w, const uint8_t *a, int n) {   
 
 DEFINE_DOT(dot_avx, SIMD_FN, lane_sums_us)
 
-// dot_q4_0_blocks_portable's sums, 32 products per instruction: four rows at once against one activation row.
-SIMD_FN static void rows4_q4_0_blocks_avx(const uint8_t *w, size_t row_bytes, const uint8_t *a, float *y, int r, int n) {
-    float acc[4] = {0, 0, 0, 0};
-    const __m256i off = _mm256_set1_epi8(8);
-    for (int b = 0; b < n / 32; b++) {
-        const uint8_t *ab = a + 34 * b;
-        const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + 2));
-        const float dx = H2F(ab);
-        for (int i = 0; i < 4; i++) {
-            const uint8_t *wb = w + (size_t)(r + i) * row_bytes + 18 * b;
-            const __m256i q = _mm256_sub_epi8(nibbles32(wb + 2), off);
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yv, q)),
-                                                _mm256_set1_epi16(1));
-            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-            acc[i] = fmaf((float)_mm_cvtsi128_si32(t), H2F(wb) * dx, acc[i]);
-        }
+// dot_q4_0_blocks_portable's sums, 32 products per instruction: the exact block sums of four rows against one
+// activation block, as four int32 (two horizontal adds and the halves added: exact integers in any order).
+SIMD_FN static inline __m128i q4_0_block_sums4(const __m256i q[4], __m256i yv) {
+    __m256i p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q[i], q[i]), _mm256_sign_epi8(yv, q[i])),
+                                 _mm256_set1_epi16(1));
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+SIMD_FN static inline void q4_0_block_rows4(const uint8_t *w, size_t row_bytes, int r, int b, __m256i q[4], __m128 *dw) {
+    float d[4];
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *wb = w + (size_t)(r + i) * row_bytes + 18 * b;
+        q[i] = _mm256_sub_epi8(nibbles32(wb + 2), _mm256_set1_epi8(8));
+        d[i] = H2F(wb);
     }
-    for (int i = 0; i < 4; i++) y[r + i] = acc[i];
+    *dw = _mm_loadu_ps(d);
+}
+
+// Four rows against one activation row (decode), one fma per row and block.
+SIMD_FN static void rows4_q4_0_blocks_avx(const uint8_t *w, size_t row_bytes, const uint8_t *a, float *y, int r, int n) {
+    __m128 acc = _mm_setzero_ps();
+    for (int b = 0; b < n / 32; b++) {
+        __m256i q[4];
+        __m128 dw;
+        q4_0_block_rows4(w, row_bytes, r, b, q, &dw);
+        const uint8_t *ab = a + 34 * b;
+        const __m128i sums = q4_0_block_sums4(q, _mm256_loadu_si256((const __m256i *)(ab + 2)));
+        acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(dw, _mm_set1_ps(H2F(ab))), acc);
+    }
+    _mm_storeu_ps(y + r, acc);
 }
 
 #define VNNI_FN __attribute__((target("avx512vnni,avx512vl,avx512f,avx2,fma,f16c")))
