@@ -197,8 +197,7 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                 const __m512 dw16 = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(dw8));
                 __m512i wk[4];
                 if (type8) {
-                    wk[0] = _mm512_loadu_si512((const void *)(o + 16)); wk[1] = _mm512_loadu_si512((const void *)(o + 80));
-                    wk[2] = _mm512_loadu_si512((const void *)(o + 144)); wk[3] = _mm512_loadu_si512((const void *)(o + 208));
+                    for (int k = 0; k < 4; k++) wk[k] = _mm512_loadu_si512((const void *)(o + 16 + 64 * k));
                 } else {
                     const __m512i c0 = _mm512_loadu_si512((const void *)(o + 16)), c1 = _mm512_loadu_si512((const void *)(o + 80));
                     wk[0] = _mm512_and_si512(c0, low); wk[1] = _mm512_and_si512(_mm512_srli_epi16(c0, 4), low);
@@ -234,8 +233,8 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                     // sum), then one fma per row and block — llama.cpp's repacked Q4_0 arithmetic (gemv and gemm
                     // alike), kept twice over in the 16 lanes: an in-lane swap is cheaper than narrowing to 8.
                     const __m512i both = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
-                    acc16[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(both), _mm512_mul_ps(dw16, _mm512_set1_ps(da[t * nb + b])),
-                                               acc16[t]);
+                    const __m512 d = _mm512_mul_ps(dw16, _mm512_set1_ps(da[t * nb + b]));
+                    acc16[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(both), d, acc16[t]);
                 }
             }
             for (int t = 0; t < tk; t++) {
@@ -246,8 +245,10 @@ void gemm_x8_impl(const int type8, const uint8_t *w, const uint8_t *acts, size_t
                     for (int rr = 0; rr < 8; rr++) yt[rr] = v[2 * rr];
                     continue;
                 }
-                // hsum_float_8 per row: ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), v_{2k+h} in lanes[k] at 2r+h.
-                const __m512 c = _mm512_add_ps(_mm512_add_ps(lanes[0][t], lanes[2][t]), _mm512_add_ps(lanes[1][t], lanes[3][t]));
+                // hsum_float_8 per row: ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), v_{2k+h} in lanes[k]
+                // at lane 2r + h.
+                const __m512 c = _mm512_add_ps(_mm512_add_ps(lanes[0][t], lanes[2][t]),
+                                               _mm512_add_ps(lanes[1][t], lanes[3][t]));
                 float v[16];
                 _mm512_storeu_ps(v, c);
                 for (int rr = 0; rr < 8; rr++) yt[rr] = v[2 * rr] + v[2 * rr + 1];

@@ -267,9 +267,9 @@ KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *const *a,
         const __m256i sl = _mm256_set1_epi16((short)sc[2 * c]), sh = _mm256_set1_epi16((short)sc[2 * c + 1]);
         for (int j = 0; j < count; j++) {
             const int8_t *y = (const int8_t *)(a[j] + 4) + 64 * c;
-            const __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)));
-            const __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi,
-                                                                          _mm256_loadu_si256((const __m256i *)(y + 32))));
+            const __m256i y0 = _mm256_loadu_si256((const __m256i *)y), y1 = _mm256_loadu_si256((const __m256i *)(y + 32));
+            const __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, y0));
+            const __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi, y1));
             const __m256i sj = _mm256_add_epi32(pl, ph);
             sumi[j] = _mm256_add_epi32(sumi[j], sj);
             if (chunks) {

@@ -181,8 +181,9 @@ public enum WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// Q4_0 / Q4_1 / Q8_0 / Q5_0 / Q5_1 through the C kernels: the activation rows quantised once, weight rows split over the
-    /// cores — in whole groups of 8 when the matrix is regrouped (every token then goes through each group's weights).
+    /// Q4_0 / Q4_1 / Q8_0 / Q5_0 / Q5_1 through the C kernels: the activation rows quantised once, weight rows split
+    /// over the cores — in whole groups of 8 when the matrix is regrouped (every token then goes through each group's
+    /// weights).
     static func applyKernel(_ w: QuantizedMatrix, _ x: Tensor, _ y: Tensor, bias: Tensor?) {
         let blocks = w.cols / 32
         let withSum = w.type == .q4_1 || w.type == .q5_1

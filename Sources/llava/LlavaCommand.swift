@@ -13,7 +13,10 @@ struct LlavaCommand: AsyncParsableCommand {
 
 /// Errors leave as one clear line on stderr and exit status 1.
 func runReportingErrors(_ body: () throws -> Void) throws {
-    do { try CPULevel.validateEnvironment(); try body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch {
+    do {
+        try CPULevel.validateEnvironment()
+        try body()
+    } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         throw ExitCode(1)
     }

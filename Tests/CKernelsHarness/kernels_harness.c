@@ -43,7 +43,10 @@ static void random_k(int type, int bytes, uint8_t *w) {
         uint8_t *b = w + (size_t)i * bytes;
         for (int j = 0; j < bytes; j++) b[j] = (uint8_t)next32();
         if (type == LLAVA_KQ_Q6_K) put_half(b + 208, 0.002f + 0.018f * (uniform() + 1) / 2);
-        else { put_half(b, 0.002f + 0.018f * (uniform() + 1) / 2); put_half(b + 2, 0.001f + 0.009f * (uniform() + 1) / 2); }
+        else {
+            put_half(b, 0.002f + 0.018f * (uniform() + 1) / 2);
+            put_half(b + 2, 0.001f + 0.009f * (uniform() + 1) / 2);
+        }
     }
 }
 

@@ -100,7 +100,8 @@ void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const voi
 
 // Many activation rows at once (prefill), type 0 Q4_0, 1 Q4_1, 2 Q8_0, 3 Q5_0, 4 Q5_1 (q8_1 activations for the
 // types with a minimum, q8_0 for the others), and 5: Q4_0 summed as llama.cpp's repacked q4_0_8x8 kernels sum it
-// (one fma per block of the exact 32-product sum; what it computes for a Q4_0 weight with rows % 8 == 0): acts holds `tokens` quantised rows `act_stride` bytes apart;
+// (one fma per block of the exact 32-product sum; what it computes for a Q4_0 weight with rows % 8 == 0):
+// acts holds `tokens` quantised rows `act_stride` bytes apart;
 // y[t * y_stride + r] for rows [r0, r1). Weight rows are taken 16 at a time so they stay in cache
 // across tokens; every output is the same dot product as the single-row kernels compute.
 void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, size_t act_stride, int tokens,
