@@ -27,10 +27,11 @@ func llavaBinary() throws -> URL {
     throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "llava binary"])
 }
 
-func llava(_ args: [String]) throws -> Run {
+func llava(_ args: [String], environment: [String: String] = [:]) throws -> Run {
     let p = Process()
     p.executableURL = try llavaBinary()
     p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
@@ -283,5 +284,21 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
         expectCleanError(try llava(["forward", "--model", fx("tiny-gqa-crop"), "--prompt", long, "--output", out.path]),
                          mentioning: "context")
         #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+}
+
+/// LLAVA_CPU_LEVEL: a name that is no level, or a level this CPU does not run, is one clear line and exit 1 before
+/// anything loads; a lower level runs and is named in the timings.
+@Suite struct CPULevelCLITests {
+    @Test func badLevelsAreRefusedAndALowerOneRuns() throws {
+        let model = CLITests.cache + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+        let args = ["bench", "--model", model, "--prompt-tokens", "4", "--gen-tokens", "1", "--json"]
+        let bogus = try llava(args, environment: ["LLAVA_CPU_LEVEL": "avx9000"])
+        #expect(bogus.status == 1 && bogus.stderr.contains("LLAVA_CPU_LEVEL=avx9000 names no level"), "\(bogus.stderr)")
+        // No x86 CPU runs NEON, and arm64 has no NEON kernels yet: refused everywhere for now.
+        let neon = try llava(args, environment: ["LLAVA_CPU_LEVEL": "neon"])
+        #expect(neon.status == 1 && neon.stderr.contains("asks for more than this CPU runs"), "\(neon.stderr)")
+        let portable = try llava(args, environment: ["LLAVA_CPU_LEVEL": "portable"])
+        #expect(portable.status == 0 && portable.stdout.contains("\"cpu_level\":\"portable\""), "\(portable.stdout)")
     }
 }
