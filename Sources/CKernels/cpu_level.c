@@ -40,6 +40,13 @@ int llava_cpu_level_detected(void) {
     return level;
 }
 
+// `level` as far as this CPU runs it: at most the best, and NEON only on arm64.
+static int clamped(int level) {
+    const int best = llava_cpu_level_detected();
+    if (level == LLAVA_LEVEL_NEON && best != LLAVA_LEVEL_NEON) return LLAVA_LEVEL_PORTABLE;
+    return level > best ? best : level;
+}
+
 static int process_level = -1;
 int llava_cpu_level_requested(void) {
     const char *env = getenv("LLAVA_CPU_LEVEL");
@@ -50,26 +57,19 @@ int llava_cpu_level_requested(void) {
 
 static int level_of_process(void) {
     if (process_level >= 0) return process_level;
-    int level = llava_cpu_level_detected();
-    const char *env = getenv("LLAVA_CPU_LEVEL");
-    if (env != NULL && *env != 0 && strcmp(env, "auto") != 0) {
-        const int asked = llava_cpu_level_parse(env);
-        // The CLI refuses a bad value with a clear error before any kernel runs; a library caller gets the best
-        // level it can have and one line on stderr.
-        if (asked < 0) fprintf(stderr, "LLAVA_CPU_LEVEL=%s is not a level (portable, avx2, avxvnni, avx512)\n", env);
-        else if (asked == LLAVA_LEVEL_NEON && level != LLAVA_LEVEL_NEON) level = LLAVA_LEVEL_PORTABLE;
-        else if (asked < level) level = asked;
-    }
-    process_level = level;
-    return level;
+    const int asked = llava_cpu_level_requested();
+    // The CLI refuses a bad value with a clear error before any kernel runs; a library caller gets the best
+    // level it can have and one line on stderr.
+    if (asked == -2)
+        fprintf(stderr, "LLAVA_CPU_LEVEL=%s is not a level (portable, avx2, avxvnni, avx512)\n", getenv("LLAVA_CPU_LEVEL"));
+    process_level = asked >= 0 ? clamped(asked) : llava_cpu_level_detected();
+    return process_level;
 }
 
 static _Thread_local int thread_level = -1;
 int llava_cpu_set_thread_level(int level) {
     if (level < 0) { thread_level = -1; return level_of_process(); }
-    const int best = llava_cpu_level_detected();
-    thread_level = level > best ? best : level;
-    if (thread_level == LLAVA_LEVEL_NEON && best != LLAVA_LEVEL_NEON) thread_level = LLAVA_LEVEL_PORTABLE;
+    thread_level = clamped(level);
     return thread_level;
 }
 

@@ -51,7 +51,6 @@ void llava_dequantize_q4_1x8_row(const void *w, int row, int cols, float *out) {
 #include <immintrin.h>
 #define Q41_FN __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma,f16c")))
 
-int llava_cpu_has_q4_1x8(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 
 enum { Q41_TOKENS = 4 };
 
@@ -123,7 +122,6 @@ void llava_gemm_q4_1x8(const void *w, const void *acts, size_t act_stride, int t
     }
 }
 #else
-int llava_cpu_has_q4_1x8(void) { return 0; }
 void llava_gemm_q4_1x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
                        int g0, int g1, int n) {
     (void)w; (void)acts; (void)act_stride; (void)tokens; (void)y; (void)y_stride; (void)g0; (void)g1; (void)n;

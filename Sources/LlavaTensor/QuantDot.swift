@@ -24,7 +24,7 @@ public enum QuantDot {
             sumf = Float(s)
         // Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 go through CKernels (WeightMatrix.applyKernel), Q4_K / Q5_K / Q6_K too
         // (applyKQuant), in ggml's arithmetic; what stays here is Q2_K and Q3_K.
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
+        case .q2_K, .q3_K:
             sumf = kDot(type, w, q, scales, ksums, n: n)
         default:
             preconditionFailure("no dot product for \(type)")
@@ -32,55 +32,14 @@ public enum QuantDot {
         return sumf
     }
 
-    /// k-quants against Q8_K: per 256-block, d * dx * Σ scale_j Σ q*y  -  dmin * dx * Σ min_j Σ y.
+    /// Q2_K and Q3_K against Q8_K: per 256-block, d * dx * Σ scale_j Σ q*y  -  dmin * dx * Σ min_j Σ y.
+    /// (Q4_K, Q5_K and Q6_K have llama.cpp's own arithmetic in CKernels kquants.c.)
     static func kDot(_ type: GGMLType, _ w: UnsafeRawPointer, _ q: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>,
                      _ ksums: UnsafePointer<Int32>, n: Int) -> Float {
         var sumf: Float = 0
-        var vals = [Int32](repeating: 0, count: 256)
         for ib in 0..<(n / 256) {
             let y = q + 256 * ib, dy = scales[ib], bs = ksums + 16 * ib
             switch type {
-            case .q4_K, .q5_K:
-                let bytes = type == .q4_K ? 144 : 176
-                let b = w + bytes * ib
-                let d = HalfBits.toFloat(b.loadUnaligned(as: UInt16.self)), dmin = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-                let sc = b + 4
-                let ql = b + (type == .q4_K ? 16 : 48), qh = b + 16
-                var sumi: Int32 = 0, summ: Int32 = 0
-                for j in 0..<8 {
-                    let (s, m) = Dequantize.scaleMinK4(j, sc)
-                    let base = (j / 2) * 32, high = j % 2 == 1
-                    var dotj: Int32 = 0
-                    for l in 0..<32 {
-                        let byte = u8(ql, base + l)
-                        var v = high ? byte >> 4 : byte & 0xF
-                        if type == .q5_K && (u8(qh, l) >> Int32(j)) & 1 != 0 { v += 16 }
-                        dotj &+= v * Int32(y[32 * j + l])
-                    }
-                    sumi &+= Int32(s) * dotj
-                    summ &+= Int32(m) * (bs[2 * j] + bs[2 * j + 1])
-                }
-                sumf += d * dy * Float(sumi) - dmin * dy * Float(summ)
-            case .q6_K:
-                let b = w + 210 * ib
-                let d = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
-                let ql = b, qh = b + 128, sc = b + 192
-                for half in 0..<2 {
-                    for l in 0..<32 {
-                        let h = u8(qh, 32 * half + l), a = u8(ql, 64 * half + l), c = u8(ql, 64 * half + l + 32)
-                        vals[128 * half + l] = ((a & 0xF) | ((h & 3) << 4)) - 32
-                        vals[128 * half + l + 32] = ((c & 0xF) | (((h >> 2) & 3) << 4)) - 32
-                        vals[128 * half + l + 64] = ((a >> 4) | (((h >> 4) & 3) << 4)) - 32
-                        vals[128 * half + l + 96] = ((c >> 4) | (((h >> 6) & 3) << 4)) - 32
-                    }
-                }
-                var sumi: Int32 = 0
-                for s in 0..<16 {
-                    var dotj: Int32 = 0
-                    for l in 0..<16 { dotj &+= vals[16 * s + l] * Int32(y[16 * s + l]) }
-                    sumi &+= Int32(sc.load(fromByteOffset: s, as: Int8.self)) * dotj
-                }
-                sumf += d * dy * Float(sumi)
             case .q2_K:
                 let b = w + 84 * ib
                 let d = HalfBits.toFloat(b.loadUnaligned(fromByteOffset: 80, as: UInt16.self))

@@ -32,15 +32,20 @@ import Testing
         return y
     }
 
+    /// The fixture file, its activations [13, cols] and the `name` weight's bytes (checked to be rows x cols of `type`).
+    func fixture(_ name: String, _ type: GGMLType) throws
+        -> (MappedFile, SafetensorsFile, Tensor, UnsafeRawPointer) {
+        let mapped = try MappedFile(path: Self.fixture)
+        let file = try SafetensorsFile(file: mapped)
+        let info = try #require(file.tensors[name + ".weight"])
+        #expect(info.byteCount == rows * type.rowBytes(cols))
+        return (mapped, file, try file.tensor("x"), UnsafeRawPointer(mapped.base + info.offset))
+    }
+
     @Test(arguments: [0, 1, 2])
     func llamaCppResultsAtEveryLevel(_ which: Int) throws {
         let (name, type, code) = Self.types[which]
-        let mapped = try MappedFile(path: Self.fixture)
-        let file = try SafetensorsFile(file: mapped)
-        let x = try file.tensor("x")
-        let info = try #require(file.tensors[name + ".weight"])
-        #expect(info.byteCount == rows * type.rowBytes(cols))
-        let w = UnsafeRawPointer(mapped.base + info.offset)
+        let (mapped, file, x, w) = try fixture(name, type)
         for tokens in [1, 3, 8, 13] {
             let expected = try file.tensor("\(name).y\(tokens)").scalars
             let mode = Int32(tokens >= 8 ? LLAVA_KQ_TILED : LLAVA_KQ_VECDOT)
@@ -84,12 +89,7 @@ import Testing
     @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
     func blockTypesGiveLlamaCppResultsAtEveryLevel(_ type: GGMLType) throws {
         let name = "\(type)".lowercased()
-        let mapped = try MappedFile(path: Self.fixture)
-        let file = try SafetensorsFile(file: mapped)
-        let x = try file.tensor("x")
-        let info = try #require(file.tensors[name + ".weight"])
-        #expect(info.byteCount == rows * type.rowBytes(cols))
-        let data = UnsafeRawPointer(mapped.base + info.offset)
+        let (mapped, file, x, data) = try fixture(name, type)
         let m = WeightMatrix.quantized(QuantizedMatrix(type: type, rows: rows, cols: cols, data: data, owner: mapped))
         for tokens in [1, 3, 8, 13] {
             let xt = Tensor(shape: [tokens, cols], values: Array(x.scalars.prefix(tokens * cols)))

@@ -77,27 +77,6 @@ import Testing
         }
     }
 
-    /// Q4_1 keeps llama.cpp's arithmetic in the regrouped layout: every product bit for bit the row kernels' (which
-    /// the llama.cpp token tests pin down), for one token (decode) and for token tiles with remainders (prefill).
-    @Test(.enabled(if: CPULevel.executable.contains(.avx512), "the regrouped Q4_1 kernels need AVX-512 VNNI"))
-    func q4_1RegroupedIsExact() {
-        let rows = 40, cols = 576
-        let bytes = randomMatrix(rows: rows, cols: cols, seed: 5, type: .q4_1)
-        bytes.withUnsafeBytes { raw in
-            let plain = QuantizedMatrix(type: .q4_1, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
-            let packed = CPULevel.with(.avx512) { plain.repackedForSpeed() }
-            #expect(packed.layout == .grouped8)
-            expectSameRows(plain, packed)
-            var rng = LCG(s: 11)
-            for tokens in [1, 2, 5, 8, 67] {
-                let x = Tensor(shape: [tokens, cols], values: (0..<tokens * cols).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) })
-                let y0 = WeightMatrix.quantized(plain).apply(x), y1 = WeightMatrix.quantized(packed).apply(x)
-                let same = (0..<y0.count).allSatisfy { y0.data[$0].bitPattern == y1.data[$0].bitPattern }
-                #expect(same, "tokens \(tokens)")
-            }
-        }
-    }
-
     /// The row-layout kernels of every level give the very same bits (the integer lane sums are exact however they
     /// are made, and every level keeps ggml's fma order per lane and its horizontal sum): decode rows, 4x4 tiles and
     /// their remainders, for the three types the C kernels cover.
@@ -142,24 +121,29 @@ import Testing
         #expect(CPULevel.with(.neon) { CPULevel.current } == (best == .neon ? .neon : .portable))
     }
 
-    /// Q8_0 regrouped (AVX-512 VNNI) keeps vec_dot's eight lanes per row: every product bit for bit the row kernels'.
-    @Test(.enabled(if: CPULevel.executable.contains(.avx512), "the regrouped kernels need AVX-512 VNNI"))
-    func q8_0RegroupedIsExact() {
+    /// Q4_1 and Q8_0 keep vec_dot's lanes in the regrouped layout: every product bit for bit the row kernels' (which
+    /// the llama.cpp token tests pin down), for one token (decode) and for token tiles with remainders (prefill);
+    /// Q8_0's portable fallback for that layout too (Q4_1's regrouped products exist only for AVX-512 VNNI).
+    @Test(.enabled(if: CPULevel.executable.contains(.avx512), "the regrouped kernels need AVX-512 VNNI"),
+          arguments: [GGMLType.q4_1, .q8_0])
+    func regroupedIsExact(_ type: GGMLType) {
         let rows = 40, cols = 576
-        let bytes = randomMatrix(rows: rows, cols: cols, seed: 8, type: .q8_0)
+        let bytes = randomMatrix(rows: rows, cols: cols, seed: type == .q4_1 ? 5 : 8, type: type)
         bytes.withUnsafeBytes { raw in
-            let plain = QuantizedMatrix(type: .q8_0, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
+            let plain = QuantizedMatrix(type: type, rows: rows, cols: cols, data: raw.baseAddress!, owner: nil)
             let packed = CPULevel.with(.avx512) { plain.repackedForSpeed() }
             #expect(packed.layout == .grouped8)
             expectSameRows(plain, packed)
-            var rng = LCG(s: 12)
-            for tokens in [1, 3, 4, 5, 9, 67] {
+            var rng = LCG(s: type == .q4_1 ? 11 : 12)
+            for tokens in [1, 2, 3, 4, 5, 8, 9, 67] {
                 let x = randomActivations(tokens, cols, &rng)
                 let y0 = CPULevel.with(.avx512) { WeightMatrix.quantized(plain).apply(x) }
                 let y1 = CPULevel.with(.avx512) { WeightMatrix.quantized(packed).apply(x) }
-                let yp = CPULevel.with(.portable) { WeightMatrix.quantized(packed).apply(x) }   // the grouped fallback
-                #expect(y0.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "tokens \(tokens)")
-                #expect(yp.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "portable, tokens \(tokens)")
+                #expect(y0.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "\(type), tokens \(tokens)")
+                if type == .q8_0 {
+                    let yp = CPULevel.with(.portable) { WeightMatrix.quantized(packed).apply(x) }
+                    #expect(yp.scalars.map(\.bitPattern) == y1.scalars.map(\.bitPattern), "portable, tokens \(tokens)")
+                }
             }
         }
     }

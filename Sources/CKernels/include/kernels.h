@@ -33,13 +33,12 @@ void llava_dequantize_q8_0x8_row(const void *w, int row, int cols, float *out);
 void llava_gemm_q8_0x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
                        int g0, int g1, int n);
 // Q4_1 regrouped 8 rows at a time (see grouped8_q4_1.c) with llama.cpp's exact sums per row; the products run only
-// where llava_cpu_has_q4_1x8() (AVX-512 VNNI): elsewhere keep the row layout. y and groups as for Q4_0 above;
+// where llava_cpu_has_grouped8() (AVX-512 VNNI): elsewhere keep the row layout. y and groups as for Q4_0 above;
 // activations are q8_1 rows.
 void llava_repack_q4_1x8(const void *src, size_t row_bytes, void *dst, int rows, int cols);
 void llava_dequantize_q4_1x8_row(const void *w, int row, int cols, float *out);
 void llava_gemm_q4_1x8(const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
                        int g0, int g1, int n);
-int llava_cpu_has_q4_1x8(void);
 // out[0..<n] = sum over j < count of p[j] * row j, rows of ggml block_q8_0 `row_bytes` apart (n a multiple of 32):
 // the value side of attention over a q8_0 KV cache (q8_cache.c).
 void llava_mad_q8_0_rows(const void *rows, size_t row_bytes, const float *p, int count, int n, float *out);
