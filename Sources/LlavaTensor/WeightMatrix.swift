@@ -1,9 +1,7 @@
 // A weight matrix [rows = out, cols = in] either dense float32 (products through BLAS) or in a
 // ggml block format used in place from the mapped file (products through QuantDot, the
 // activation quantised as llama.cpp quantises it). No dequantised copy is ever kept.
-import Atomics
 import CKernels
-import Dispatch
 import Foundation
 
 public final class QuantizedMatrix: @unchecked Sendable {
@@ -274,117 +272,7 @@ public enum WeightMatrix: @unchecked Sendable {
     }
 }
 
-/// A parallel-for over the cores: a persistent pool of worker threads (libdispatch's
-/// concurrentPerform was measured running these loops on one core here).
-public enum Parallel {
-    nonisolated(unsafe) public static var threads: Int = max(1, min(ProcessInfo_activeCores(), 64))
-    nonisolated(unsafe) static var pool: WorkerPool? = nil
-    static let poolLock = NSLock()
-
-    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 || threads <= 1 { for i in 0..<count { body(i) }; return }
-        poolLock.lock()
-        if pool == nil || pool?.workers != threads - 1 { pool = WorkerPool(workers: threads - 1) }
-        let p = pool!
-        poolLock.unlock()
-        // The caller's kernel level (CPULevel.with) holds on the workers too, for this loop.
-        let level = llava_cpu_thread_level()
-        withoutActuallyEscaping(body) { b in
-            p.run(count, UncheckedSendable { i in
-                if llava_cpu_thread_level() != level { llava_cpu_set_thread_level(level) }
-                b(i)
-            })
-        }
-    }
-}
-
-/// Workers that wait for a job, take indices from a shared counter, and report back. A decode step is hundreds of
-/// small parallel loops a few microseconds apart, so workers spin on the job counter for a while before they sleep,
-/// and the caller spins for them to finish: waking a sleeping thread costs more than most of those loops.
-final class WorkerPool: @unchecked Sendable {
-    let workers: Int
-    private let generation = ManagedAtomic<Int>(0)
-    private let nextIndex = ManagedAtomic<Int>(0)
-    private let unfinished = ManagedAtomic<Int>(0)   // workers yet to report on the current job
-    private let sleepers = ManagedAtomic<Int>(0)
-    private let cond = NSCondition()
-    private let runLock = NSLock()
-    // Written before `generation` is bumped (release) and read after it is seen (acquire).
-    private var job: UncheckedSendable<(Int) -> Void>? = nil
-    private var total = 0
-    /// Polls of the job counter before a worker sleeps (some tens of microseconds).
-    static let spins = 50_000
-
-    init(workers: Int) {
-        self.workers = workers
-        for _ in 0..<workers {
-            let t = Thread { [unowned self] in self.loop() }
-            t.stackSize = 1 << 20
-            t.start()
-        }
-    }
-
-    private func loop() {
-        var seen = 0
-        while true {
-            var polls = 0
-            while generation.load(ordering: .acquiring) == seen {
-                polls += 1
-                if polls < Self.spins { continue }
-                cond.lock()
-                sleepers.wrappingIncrement(ordering: .sequentiallyConsistent)
-                while generation.load(ordering: .sequentiallyConsistent) == seen { cond.wait() }
-                sleepers.wrappingDecrement(ordering: .sequentiallyConsistent)
-                cond.unlock()
-            }
-            seen = generation.load(ordering: .acquiring)
-            if let current = job {
-                while true {
-                    let i = nextIndex.loadThenWrappingIncrement(ordering: .relaxed)
-                    if i >= total { break }
-                    current.value(i)
-                }
-            }
-            unfinished.wrappingDecrement(ordering: .releasing)
-        }
-    }
-
-    /// Runs body(0..<count) on the workers and the calling thread; returns when all are done.
-    func run(_ count: Int, _ body: UncheckedSendable<(Int) -> Void>) {
-        runLock.lock(); defer { runLock.unlock() }
-        job = body
-        total = count
-        nextIndex.store(0, ordering: .relaxed)
-        unfinished.store(workers, ordering: .relaxed)
-        cond.lock()
-        generation.wrappingIncrement(ordering: .sequentiallyConsistent)
-        if sleepers.load(ordering: .sequentiallyConsistent) > 0 { cond.broadcast() }
-        cond.unlock()
-        while true {
-            let i = nextIndex.loadThenWrappingIncrement(ordering: .relaxed)
-            if i >= count { break }
-            body.value(i)
-        }
-        while unfinished.load(ordering: .acquiring) > 0 {}
-        job = nil
-    }
-}
-
 public struct UncheckedSendable<T>: @unchecked Sendable {
     public let value: T
     public init(_ v: T) { value = v }
 }
-
-@inline(__always) func ProcessInfo_activeCores() -> Int {
-    #if canImport(Glibc)
-    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    #else
-    return Int(sysconf(_SC_NPROCESSORS_ONLN))
-    #endif
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
