@@ -115,14 +115,21 @@ struct ScenesQACommand: ParsableCommand {
     @Option(help: "LLaVA-Instruct JSON to write.") var output: String
     @Option(help: "Seed.") var seed: UInt64 = 11
     @Flag(help: "Factual questions only (no detail or reasoning turns).") var factualOnly = false
+    @Option(help: "Draws of the factual question set per scene, each distinct question kept once.") var rounds = 1
+    @Option(help: "Percent of short questions asked with the short-answer instruction.") var shortPercent = 50
 
     func run() throws {
         try runReportingErrors {
+            guard (1...16).contains(rounds) else { throw ValidationError("--rounds must be 1...16, got \(rounds)") }
+            guard (0...100).contains(shortPercent) else {
+                throw ValidationError("--short-percent must be 0...100, got \(shortPercent)")
+            }
             let list = try Scene.loadJSONL(URL(fileURLWithPath: scenes))
             var samples: [InstructSample] = []
             for (i, scene) in list.enumerated() {
                 var g = SplitMix64(seed: SceneSampler.sceneSeed(runSeed: seed, index: i))
-                samples.append(SceneConversation.template(scene, using: &g, factualOnly: factualOnly))
+                samples.append(SceneConversation.template(scene, using: &g, factualOnly: factualOnly,
+                                                          rounds: rounds, shortPercent: shortPercent))
             }
             try InstructSample.encode(samples).write(to: URL(fileURLWithPath: output), options: .atomic)
             writeOut("wrote \(samples.count) conversations to \(output)\n")

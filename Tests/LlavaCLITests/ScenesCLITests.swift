@@ -24,6 +24,11 @@ struct ScenesCLITests {
         expectCleanError(try llava(["scenes", "generate", "--count", "0", "--output", dir.path]), mentioning: "--count")
         expectCleanError(try llava(["scenes", "generate", "--count", "2", "--min-objects", "4", "--max-objects", "2",
                                     "--output", dir.path]), mentioning: "--max-objects")
+        for (flag, value) in [("--rounds", "0"), ("--short-percent", "101")] {
+            expectCleanError(try llava(["scenes", "qa", "--scenes", garbage, "--output", out, flag, value]),
+                             mentioning: flag)
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
         // A curated sample about an image the scenes do not hold, and a file that is not LLaVA-Instruct JSON.
         let world = dir.appendingPathComponent("w").path
         #expect(try llava(["scenes", "generate", "--count", "2", "--output", world]).status == 0)

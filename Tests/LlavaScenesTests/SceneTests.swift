@@ -83,6 +83,32 @@ struct SceneTests {
         #expect(claims > 3000, "only \(claims) claims were checked")
     }
 
+    @Test("dense template conversations: more distinct questions per scene, still all true, short answers as asked")
+    func denseConversations() {
+        var plainTurns = 0, denseTurns = 0, shortTurns = 0, shortAsked = 0
+        for i in 0..<200 {
+            let s = sampler.scene(runSeed: 4, index: i)
+            var g1 = SplitMix64(seed: UInt64(i)), g3 = SplitMix64(seed: UInt64(i))
+            let plain = SceneConversation.template(s, using: &g1, factualOnly: true)
+            let dense = SceneConversation.template(s, using: &g3, factualOnly: true, rounds: 3, shortPercent: 80)
+            plainTurns += plain.conversations.count / 2
+            denseTurns += dense.conversations.count / 2
+            let questions = stride(from: 0, to: dense.conversations.count, by: 2).map {
+                dense.conversations[$0].value.replacingOccurrences(of: InstructSample.imageMarker + "\n", with: "")
+                    .replacingOccurrences(of: "\n" + SceneConversation.shortAnswerInstruction, with: "")
+            }
+            #expect(Set(questions).count == questions.count, "\(s.id) repeats a question: \(questions)")
+            #expect(FactChecker.check(dense, against: s).errors.isEmpty)
+            for k in stride(from: 0, to: dense.conversations.count, by: 2) where !questions[k / 2].hasPrefix("Is ") {
+                shortAsked += 1
+                if dense.conversations[k].value.hasSuffix(SceneConversation.shortAnswerInstruction) { shortTurns += 1 }
+            }
+        }
+        #expect(Double(denseTurns) > 1.4 * Double(plainTurns), "dense \(denseTurns) vs plain \(plainTurns) turns")
+        let share = Double(shortTurns) / Double(shortAsked)
+        #expect(share > 0.74 && share < 0.86, "short-answer share \(share)")
+    }
+
     @Test("question answers are the ground truth's")
     func answers() {
         for i in 0..<100 {
