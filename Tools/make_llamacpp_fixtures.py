@@ -17,7 +17,8 @@ Conversions (Q4_K_M mixes Q5_0, Q4_K, Q6_K and Q8_0 here: SmolLM2's 576 columns 
     ... make_llamacpp_fixtures.py --model /tmp/smol-Q4_K_M.gguf --name smollm2-q4_k_m [--level avx2]
 
 For each prompt it records the prompt as llama.cpp tokenizes it and the greedy continuation
-(argmax of llama.cpp's logits, no flash attention, the defaults of llama-cpp-python). Chat prompts
+(argmax of llama.cpp's logits; without flash attention, llama-cpp-python's default, or with `--flash-attn on`,
+what llama.cpp's own tools pick by default on a CPU: files ending -fa.json). Chat prompts
 are rendered with the GGUF's own Jinja chat template, as llama-cpp-python renders them.
 """
 import json
@@ -63,10 +64,14 @@ def main():
     ap.add_argument("--level", default="avx512", help="the CPU level of the llama.cpp build loaded (names the file)")
     ap.add_argument("--model", default=MODEL, help="another GGUF, e.g. a llama-quantize conversion of the Q4_1 one")
     ap.add_argument("--name", default="smollm2", help="the fixture's name (smollm2-q4_k_m for a Q4_K_M conversion)")
+    ap.add_argument("--flash-attn", choices=["on", "off"], default="off",
+                    help="llama.cpp's attention mode; on (what -fa auto picks on a CPU) names the file ...-fa.json")
     args = ap.parse_args()
-    name = args.name + (".json" if args.level == "avx512" else "-%s.json" % args.level)
+    name = args.name + ("" if args.level == "avx512" else "-%s" % args.level) \
+        + ("-fa" if args.flash_attn == "on" else "") + ".json"
     os.makedirs(ROOT, exist_ok=True)
-    m = Llama(model_path=args.model, n_ctx=512, n_threads=2, logits_all=True, verbose=False, flash_attn=False)
+    m = Llama(model_path=args.model, n_ctx=512, n_threads=2, logits_all=True, verbose=False,
+              flash_attn=args.flash_attn == "on")
     template = m.metadata["tokenizer.chat_template"]
     env = jinja2.Environment(loader=jinja2.BaseLoader())
     cases = []
@@ -84,6 +89,8 @@ def main():
     record = {"model": os.path.basename(args.model), "n_gen": N_GEN, "cases": cases}
     if args.level != "avx512":
         record["level"] = args.level
+    if args.flash_attn == "on":
+        record["flash_attn"] = True
     with open(os.path.join(ROOT, name), "w") as f:
         json.dump(record, f, ensure_ascii=False, indent=1)
 

@@ -596,6 +596,64 @@ void llava_round_to_half(float *x, long n) {
     for (; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
 }
 
+// llama.cpp's flash attention for one query row, after its scores (ggml_compute_forward_flash_attn_ext_f16_one_chunk,
+// ops.cpp, with an f16 V cache): an online soft-max over the keys in order with libm expf, the V accumulator kept
+// in f16 and rounded after every key (scale: f16(acc * ms); mad: f16(fmaf(v, vs, acc))), the running sum
+// S = fmaf(S, ms, vs), and the output acc * (1 / S). Every step is per element, so the SIMD widths below give the
+// scalar loop's bits exactly.
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f,f16c,fma")))
+static int fa_scale_mad_512(uint16_t *acc, const uint16_t *v, int d, float ms, float vs, int rescale) {
+    int e = 0;
+    const __m512 m = _mm512_set1_ps(ms), w = _mm512_set1_ps(vs);
+    for (; e + 16 <= d; e += 16) {
+        __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(acc + e)));
+        if (rescale) a = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(a, m), _MM_FROUND_TO_NEAREST_INT));
+        const __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + e)));
+        _mm256_storeu_si256((__m256i *)(acc + e), _mm512_cvtps_ph(_mm512_fmadd_ps(x, w, a), _MM_FROUND_TO_NEAREST_INT));
+    }
+    return e;
+}
+__attribute__((target("avx2,f16c,fma")))
+static int fa_scale_mad_256(uint16_t *acc, const uint16_t *v, int d, float ms, float vs, int rescale) {
+    int e = 0;
+    const __m256 m = _mm256_set1_ps(ms), w = _mm256_set1_ps(vs);
+    for (; e + 8 <= d; e += 8) {
+        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + e)));
+        if (rescale) a = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(a, m), _MM_FROUND_TO_NEAREST_INT));
+        const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + e)));
+        _mm_storeu_si128((__m128i *)(acc + e), _mm256_cvtps_ph(_mm256_fmadd_ps(x, w, a), _MM_FROUND_TO_NEAREST_INT));
+    }
+    return e;
+}
+#endif
+
+void llava_flash_attn_row_f16(const float *scores, int n, const uint16_t *v, long v_stride, int d,
+                              uint16_t *acc, float *out) {
+    for (int e = 0; e < d; e++) acc[e] = 0;
+    float M = -INFINITY, S = 0.0f;
+    const int level = llava_cpu_level();
+    for (int j = 0; j < n; j++) {
+        const float s = scores[j];
+        float ms = 1.0f, vs = 1.0f;
+        int rescale = 0;
+        if (s > M) { const float old = M; M = s; ms = expf(old - M); rescale = 1; } else { vs = expf(s - M); }
+        const uint16_t *vj = v + (size_t)j * v_stride;
+        int e = 0;
+        (void)level;
+        X86_ONLY(if (level == LLAVA_LEVEL_AVX512) e = fa_scale_mad_512(acc, vj, d, ms, vs, rescale);
+                 else if (level >= LLAVA_LEVEL_AVX2) e = fa_scale_mad_256(acc, vj, d, ms, vs, rescale);)
+        for (; e < d; e++) {
+            float a = fp16_to_fp32(acc[e]);
+            if (rescale) a = fp16_to_fp32(fp32_to_fp16(a * ms));
+            acc[e] = fp32_to_fp16(fmaf(fp16_to_fp32(vj[e]), vs, a));
+        }
+        S = fmaf(S, ms, vs);
+    }
+    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    for (int e = 0; e < d; e++) out[e] = fp16_to_fp32(acc[e]) * inv;
+}
+
 static inline uint16_t bf16_scalar(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);

@@ -43,6 +43,8 @@ public final class KVCache: @unchecked Sendable {
     /// V transposed, per layer [kvHeads * headDim, paddedCapacity] in f16 bits, kept up to date as llama.cpp keeps
     /// its V cache (for its attention order); zero past the positions used.
     private var valuesT: [HalfRows?]
+    /// V in f16 bits for flash attention, per layer [kvHeads, capacity, headDim] as the keys.
+    private var valueHalves: [HalfRows?]
     /// The opt-in q8_0 cache (KVCacheType.q8_0): K and V rows as ggml block_q8_0, per layer
     /// [kvHeads, capacity, headDim / 32 blocks].
     private var keyBlocks: [ByteRows?]
@@ -81,6 +83,7 @@ public final class KVCache: @unchecked Sendable {
         valueRows = keyRows
         keyHalves = Array(repeating: nil, count: config.layers)
         valuesT = keyHalves
+        valueHalves = keyHalves
         keyBlocks = Array(repeating: nil, count: config.layers)
         valueBlocks = keyBlocks
     }
@@ -105,12 +108,22 @@ public final class KVCache: @unchecked Sendable {
     /// Writes K rows `k` [n, width] (values f16 already) at positions [start, start + n) as f16 bits; returns the
     /// layer's keys, [kvHeads, capacity, headDim].
     func appendHalfKeys(layer: Int, start: Int, n: Int, rows k: UnsafePointer<Float>) -> UnsafePointer<UInt16> {
-        let t = keyHalves[layer] ?? HalfRows(count: capacity * width)
-        keyHalves[layer] = t
+        appendHalves(&keyHalves, layer: layer, start: start, n: n, rows: k)
+    }
+
+    /// V rows as flash attention keeps them (not transposed): the layout of `appendHalfKeys`.
+    func appendHalfValues(layer: Int, start: Int, n: Int, rows v: UnsafePointer<Float>) -> UnsafePointer<UInt16> {
+        appendHalves(&valueHalves, layer: layer, start: start, n: n, rows: v)
+    }
+
+    private func appendHalves(_ store: inout [HalfRows?], layer: Int, start: Int, n: Int,
+                              rows x: UnsafePointer<Float>) -> UnsafePointer<UInt16> {
+        let t = store[layer] ?? HalfRows(count: capacity * width)
+        store[layer] = t
         let d = headDim
         for j in 0..<n {
             for h in 0..<width / d {
-                HalfBits.fromFloats(k + j * width + h * d, t.pointer + (h * capacity + start + j) * d, count: d)
+                HalfBits.fromFloats(x + j * width + h * d, t.pointer + (h * capacity + start + j) * d, count: d)
             }
         }
         return UnsafePointer(t.pointer)
@@ -180,6 +193,13 @@ public enum KVCacheType: String, Sendable, CaseIterable {
     case q8_0
 }
 
+/// llama.cpp's two attention computations on the CPU (`-fa on|off`): flash attention (its one-chunk kernel: online
+/// soft-max with libm expf, V accumulated in f16, V rows not transposed) or KQ, soft-max and KQV as separate
+/// products. Only the llama.cpp arithmetic path has the choice; transformers' attention is one computation.
+public enum FlashAttention: String, Sendable, CaseIterable {
+    case on, off
+}
+
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     public let numerics: LlamaNumerics
@@ -190,6 +210,8 @@ public final class LlamaModel: @unchecked Sendable {
     let activation: Activation
     /// What KV caches used with this model hold (set before generating; see KVCacheType).
     public private(set) var kvCacheType: KVCacheType = .reference
+    /// llama.cpp's attention mode for the f16 cache (set before generating; see FlashAttention).
+    public var flashAttention: FlashAttention = .off
     /// Receives intermediate tensors under llama.cpp's graph names (for comparing op by op).
     nonisolated(unsafe) public var trace: ((String, Tensor) -> Void)? = nil
 
@@ -308,6 +330,11 @@ public final class LlamaModel: @unchecked Sendable {
                 a = Attention.forwardQ8(q: q.data, k: kc, v: vc, headBytes: cache.q8HeadBytes, rowBytes: cache.q8RowBytes,
                                         n: n, m: start + n, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                                         scale: scale, queryStart: start)
+            } else if numerics.llamaCppArithmetic && flashAttention == .on {
+                a = Attention.flashGGML(q: q.data, k: cache.appendHalfKeys(layer: i, start: start, n: n, rows: k.data),
+                                        v: cache.appendHalfValues(layer: i, start: start, n: n, rows: v.data),
+                                        headStride: cache.keyHeadStride, n: n, m: start + n, heads: c.heads,
+                                        kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)
             } else if numerics.llamaCppArithmetic {
                 a = Attention.forwardGGML(q: q.data, k: cache.appendHalfKeys(layer: i, start: start, n: n, rows: k.data),
                                           kHeadStride: cache.keyHeadStride,

@@ -65,4 +65,30 @@ extension Attention {
         }
         return out
     }
+
+    /// Attention as llama.cpp's CPU backend computes it with flash attention on, in its one-chunk kernel (used for
+    /// ubatches under 64 tokens and KV views under 512 cells; its tiled and split-KV kernels round differently):
+    /// per query row, scores by vec_dot_f16 of the f16 key and query times the scale, masked keys skipped, then
+    /// CKernels' llava_flash_attn_row_f16. q: [n, heads*d] (f16-rounded); k and v: per KV head `headStride`
+    /// elements apart, [m, d] each in f16 bits. Returns [n, heads*d].
+    public static func flashGGML(
+        q: UnsafePointer<Float>, k: UnsafePointer<UInt16>, v: UnsafePointer<UInt16>, headStride: Int,
+        n: Int, m: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float, queryStart: Int
+    ) -> Tensor {
+        let out = Tensor(zeros: [n, heads * d])
+        let group = heads / kvHeads
+        let o0 = out.data
+        Parallel.forEach(heads) { h in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m))
+            let acc = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, d))
+            defer { row.deallocate(); acc.deallocate() }
+            let kh = k + h / group * headStride, vh = v + h / group * headStride
+            for i in 0..<n {
+                let valid = min(m, queryStart + i + 1)
+                llava_dots_h16_vec(kh, d, q + i * heads * d + h * d, Int32(d), Int32(valid), scale, row)
+                llava_flash_attn_row_f16(row, Int32(valid), vh, d, Int32(d), acc, o0 + i * heads * d + h * d)
+            }
+        }
+        return out
+    }
 }

@@ -78,6 +78,10 @@ float llava_dot_h16_tiny(const uint16_t *x, const float *y, int n);
 // out[j] = llava_dot_h16_vec(x + j * x_stride, y, n) * scale for j < count: the same sums, one call for a whole row
 // of attention scores (or a head's V^T rows) instead of one per position.
 void llava_dots_h16_vec(const uint16_t *x, long x_stride, const float *y, int n, int count, float scale, float *out);
+// One query row of llama.cpp's CPU flash attention with an f16 V cache (its one-chunk kernel): scores[0..n) already
+// scaled (masked keys left out), V rows of d halves `v_stride` apart; acc holds d halves of scratch; out gets d floats.
+void llava_flash_attn_row_f16(const float *scores, int n, const uint16_t *v, long v_stride, int d,
+                              uint16_t *acc, float *out);
 // Float to IEEE half, rounding to nearest even.
 void llava_f32_to_f16(const float *src, uint16_t *dst, long n);
 // x = the float nearest to x in IEEE half (round to nearest even), in place.
