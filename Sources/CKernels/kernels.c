@@ -633,6 +633,7 @@ void llava_flash_attn_row_f16(const float *scores, int n, const uint16_t *v, lon
     for (int e = 0; e < d; e++) acc[e] = 0;
     float M = -INFINITY, S = 0.0f;
     const int level = llava_cpu_level();
+    (void)level;   // only the x86 paths ask
     for (int j = 0; j < n; j++) {
         const float s = scores[j];
         float ms = 1.0f, vs = 1.0f;
@@ -640,7 +641,6 @@ void llava_flash_attn_row_f16(const float *scores, int n, const uint16_t *v, lon
         if (s > M) { const float old = M; M = s; ms = expf(old - M); rescale = 1; } else { vs = expf(s - M); }
         const uint16_t *vj = v + (size_t)j * v_stride;
         int e = 0;
-        (void)level;
         X86_ONLY(if (level == LLAVA_LEVEL_AVX512) e = fa_scale_mad_512(acc, vj, d, ms, vs, rescale);
                  else if (level >= LLAVA_LEVEL_AVX2) e = fa_scale_mad_256(acc, vj, d, ms, vs, rescale);)
         for (; e < d; e++) {

@@ -26,8 +26,8 @@ public enum SceneConversation {
         var turns: [InstructSample.Turn] = []
         for (k, q) in qs.enumerated() {
             var question = q.question, answer = q.sentence
-            let short = shortPercent == 50 ? g.next(below: 2) == 0 : g.next(below: 100) < shortPercent
-            if q.kind == .short && short {
+            // Drawn for short questions only, and at 50 % as the coin it always was, so default files stay the same.
+            if q.kind == .short && (shortPercent == 50 ? g.next(below: 2) == 0 : g.next(below: 100) < shortPercent) {
                 question += "\n" + shortAnswerInstruction
                 answer = q.answer
             }

@@ -83,6 +83,19 @@ struct SceneTests {
         #expect(claims > 3000, "only \(claims) claims were checked")
     }
 
+    @Test("default template conversations are the bytes the shipped adapter was trained on")
+    func defaultTemplateBytes() throws {
+        // Tests/Fixtures/scenes/qa-seed1-first5.json: `llava scenes generate --count 5 --seed 1` then `llava scenes qa`
+        // (seed 11) by the build before --rounds/--short-percent existed.
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/scenes/qa-seed1-first5.json")
+        let samples = (0..<5).map { i -> InstructSample in
+            var g = SplitMix64(seed: SceneSampler.sceneSeed(runSeed: 11, index: i))
+            return SceneConversation.template(sampler.scene(runSeed: 1, index: i), using: &g)
+        }
+        #expect(try InstructSample.encode(samples) == Data(contentsOf: url))
+    }
+
     @Test("dense template conversations: more distinct questions per scene, still all true, short answers as asked")
     func denseConversations() {
         var plainTurns = 0, denseTurns = 0, shortTurns = 0, shortAsked = 0
