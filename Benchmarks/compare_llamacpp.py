@@ -30,9 +30,9 @@ if __name__ == "__main__":
 import numpy as np
 
 
-def swift_bench(llava, model, mmproj, image, prompt, gen, threads, vision_precision="f32"):
+def swift_bench(llava, model, mmproj, image, prompt, gen, threads, vision_precision="f32", flash_attn="on"):
     cmd = [llava, "bench", "--model", model, "--prompt-tokens", str(prompt), "--gen-tokens", str(gen),
-           "--threads", str(threads), "--json"]
+           "--threads", str(threads), "--flash-attn", flash_attn, "--json"]
     if mmproj:
         cmd += ["--mmproj", mmproj, "--image", image, "--vision-precision", vision_precision]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
@@ -71,9 +71,10 @@ def hwm():
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 model, mmproj, image, prompt, gen, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+flash = sys.argv[7] == "on"
 n_img = 576 if mmproj else 0
 m = Llama(model_path=model, n_ctx=prompt + n_img + gen + 16, n_threads=threads, n_threads_batch=threads, n_batch=512,
-          n_ubatch=512, verbose=False, flash_attn=False)
+          n_ubatch=512, verbose=False, flash_attn=flash)
 encode_ms = 0.0
 if mmproj:
     from llama_cpp import mtmd_cpp as M
@@ -108,8 +109,9 @@ print(json.dumps({"encode_ms": encode_ms, "prefill": len(ids) / (t1 - t0), "deco
 '''
 
 
-def llama_bench(model, mmproj, image, prompt, gen, threads):
-    out = subprocess.run([sys.executable, "-c", LLAMA_SNIPPET, model, mmproj or "", image, str(prompt), str(gen), str(threads)],
+def llama_bench(model, mmproj, image, prompt, gen, threads, flash_attn="on"):
+    out = subprocess.run([sys.executable, "-c", LLAMA_SNIPPET, model, mmproj or "", image, str(prompt), str(gen), str(threads),
+                          flash_attn],
                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     return json.loads(out)
 
@@ -212,6 +214,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-7b", action="store_true")
+    ap.add_argument("--flash-attn", default="on", choices=["on", "off"],
+                    help="attention mode of both sides (on: llama.cpp's default on a CPU, and ours)")
     ap.add_argument("--torch", action="store_true")
     ap.add_argument("--workloads", default="smol,q4_0,q8_0,q4_k_m",
                     help="comma-separated subset of smol, q4_0, q8_0, q4_k_m")
@@ -260,8 +264,8 @@ def main():
         for _ in range(args.repeats):
             reads.append(read_bandwidth())
             res["swift-llava"].append(swift_bench(args.llava, model, mmproj, image, prompt, gen, args.threads,
-                                                  args.vision_precision))
-            res["llama.cpp"].append(llama_bench(model, mmproj, image, prompt, gen, args.threads))
+                                                  args.vision_precision, args.flash_attn))
+            res["llama.cpp"].append(llama_bench(model, mmproj, image, prompt, gen, args.threads, args.flash_attn))
         if args.torch and mmproj and "Q4_0" in name:
             res["pytorch-bf16"] = [torch_bench(os.path.join(bench_dir, "llava-7b-shaped-hf"), prompt, gen, args.threads)
                                    for _ in range(args.repeats)]

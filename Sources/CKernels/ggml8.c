@@ -89,18 +89,24 @@ G8_FN static inline __m256 v_expf_g8(__m256 x) {
                         _mm256_andnot_ps(huge, _mm256_or_ps(_mm256_and_ps(big, split), _mm256_andnot_ps(big, normal))));
 }
 
-G8_FN void llava_g8_softmax(float *row, int n) {
-    float m = -INFINITY;
-    for (int i = 0; i < n; i++) if (row[i] > m) m = row[i];
+G8_FN double llava_g8_soft_max_sum(const float *x, float *y, int n, float m) {
     double sum = 0;
     int i = 0;
     const __m256 vm = _mm256_set1_ps(m);
     for (; i + 8 <= n; i += 8) {
-        const __m256 v = v_expf_g8(_mm256_sub_ps(_mm256_loadu_ps(row + i), vm));
-        _mm256_storeu_ps(row + i, v);
+        const __m256 v = v_expf_g8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(y + i, v);
         sum += (double)hsum8_g8(v);
     }
-    for (; i < n; i++) { const float e = expf(row[i] - m); row[i] = e; sum += (double)e; }
+    for (; i < n; i++) { const float e = expf(x[i] - m); y[i] = e; sum += (double)e; }
+    return sum;
+}
+
+G8_FN void llava_g8_softmax(float *row, int n) {
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) if (row[i] > m) m = row[i];
+    const double sum = llava_g8_soft_max_sum(row, row, n, m);
+    int i = 0;
     const float inv = (float)(1.0 / sum);
     const __m256 vinv = _mm256_set1_ps(inv);
     i = 0;

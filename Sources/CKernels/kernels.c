@@ -4,41 +4,11 @@
 #pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
 #include "ggml8.h"
+#include "half.h"
 #include <math.h>
 #include <string.h>
 
-static inline float fp16_to_fp32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (mant == 0) { bits = sign; float f; memcpy(&f, &bits, 4); return f; }
-        float v = (float)mant * (1.0f / 16777216.0f);
-        return sign ? -v : v;
-    }
-    bits = exp == 31 ? (sign | 0x7f800000u | (mant << 13)) : (sign | ((exp + 112) << 23) | (mant << 13));
-    float f; memcpy(&f, &bits, 4); return f;
-}
-
 float llava_half_to_float(uint16_t h) { return fp16_to_fp32(h); }
-
-static inline uint16_t fp32_to_fp16(float f) {   // round to nearest even
-    uint32_t x; memcpy(&x, &f, 4);
-    uint16_t sign = (x >> 16) & 0x8000;
-    int exp = (x >> 23) & 0xff;
-    uint32_t mant = x & 0x7fffff;
-    if (exp == 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-    int e = exp - 127 + 15;
-    if (e >= 31) return sign | 0x7c00;
-    if (e <= 0) {
-        if (e < -10) return sign;
-        mant |= 0x800000;
-        uint32_t shift = 14 - e, half = mant >> shift, rem = mant & ((1u << shift) - 1), hw = 1u << (shift - 1);
-        if (rem > hw || (rem == hw && (half & 1))) half++;
-        return sign | (uint16_t)half;
-    }
-    uint32_t half = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
-    return sign | (uint16_t)half;
-}
 
 static inline float hsum8(const float v[8]) {
     float r0 = v[4] + v[0], r1 = v[5] + v[1], r2 = v[6] + v[2], r3 = v[7] + v[3];
@@ -470,6 +440,20 @@ SIMD512_FN static inline __m512 v_expf_512(__m512 x) {
     return _mm512_mask_blend_ps(d, res, alt);
 }
 
+// ggml_vec_soft_max_f32, AVX-512 form: y = exp(x - m) by 16 lanes, the sum in double of each group's tree sum.
+SIMD512_FN static double soft_max_sum_512(const float *x, float *y, int n, float m) {
+    double sum = 0;
+    int i = 0;
+    const __m512 vm = _mm512_set1_ps(m);
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = v_expf_512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(y + i, v);
+        sum += (double)reduce16(v);
+    }
+    for (; i < n; i++) { const float e = expf(x[i] - m); y[i] = e; sum += (double)e; }
+    return sum;
+}
+
 SIMD512_FN static void softmax_512(float *row, int n) {
     __m512 mx = _mm512_set1_ps(-INFINITY);
     int i = 0;
@@ -477,15 +461,8 @@ SIMD512_FN static void softmax_512(float *row, int n) {
     for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(row + i));
     m = _mm512_reduce_max_ps(mx);
     for (; i < n; i++) if (row[i] > m) m = row[i];
-    double sum = 0;
+    const double sum = soft_max_sum_512(row, row, n, m);
     i = 0;
-    const __m512 vm = _mm512_set1_ps(m);
-    for (; i + 16 <= n; i += 16) {
-        const __m512 v = v_expf_512(_mm512_sub_ps(_mm512_loadu_ps(row + i), vm));
-        _mm512_storeu_ps(row + i, v);
-        sum += (double)reduce16(v);
-    }
-    for (; i < n; i++) { const float e = expf(row[i] - m); row[i] = e; sum += (double)e; }
     const __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
     i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), inv));
@@ -594,64 +571,6 @@ void llava_round_to_half(float *x, long n) {
     long i = 0;
     X86_ONLY(if (has_avx512()) i = round_half_512(x, n);)
     for (; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
-}
-
-// llama.cpp's flash attention for one query row, after its scores (ggml_compute_forward_flash_attn_ext_f16_one_chunk,
-// ops.cpp, with an f16 V cache): an online soft-max over the keys in order with libm expf, the V accumulator kept
-// in f16 and rounded after every key (scale: f16(acc * ms); mad: f16(fmaf(v, vs, acc))), the running sum
-// S = fmaf(S, ms, vs), and the output acc * (1 / S). Every step is per element, so the SIMD widths below give the
-// scalar loop's bits exactly.
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f,f16c,fma")))
-static int fa_scale_mad_512(uint16_t *acc, const uint16_t *v, int d, float ms, float vs, int rescale) {
-    int e = 0;
-    const __m512 m = _mm512_set1_ps(ms), w = _mm512_set1_ps(vs);
-    for (; e + 16 <= d; e += 16) {
-        __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(acc + e)));
-        if (rescale) a = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(a, m), _MM_FROUND_TO_NEAREST_INT));
-        const __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + e)));
-        _mm256_storeu_si256((__m256i *)(acc + e), _mm512_cvtps_ph(_mm512_fmadd_ps(x, w, a), _MM_FROUND_TO_NEAREST_INT));
-    }
-    return e;
-}
-__attribute__((target("avx2,f16c,fma")))
-static int fa_scale_mad_256(uint16_t *acc, const uint16_t *v, int d, float ms, float vs, int rescale) {
-    int e = 0;
-    const __m256 m = _mm256_set1_ps(ms), w = _mm256_set1_ps(vs);
-    for (; e + 8 <= d; e += 8) {
-        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + e)));
-        if (rescale) a = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(a, m), _MM_FROUND_TO_NEAREST_INT));
-        const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + e)));
-        _mm_storeu_si128((__m128i *)(acc + e), _mm256_cvtps_ph(_mm256_fmadd_ps(x, w, a), _MM_FROUND_TO_NEAREST_INT));
-    }
-    return e;
-}
-#endif
-
-void llava_flash_attn_row_f16(const float *scores, int n, const uint16_t *v, long v_stride, int d,
-                              uint16_t *acc, float *out) {
-    for (int e = 0; e < d; e++) acc[e] = 0;
-    float M = -INFINITY, S = 0.0f;
-    const int level = llava_cpu_level();
-    (void)level;   // only the x86 paths ask
-    for (int j = 0; j < n; j++) {
-        const float s = scores[j];
-        float ms = 1.0f, vs = 1.0f;
-        int rescale = 0;
-        if (s > M) { const float old = M; M = s; ms = expf(old - M); rescale = 1; } else { vs = expf(s - M); }
-        const uint16_t *vj = v + (size_t)j * v_stride;
-        int e = 0;
-        X86_ONLY(if (level == LLAVA_LEVEL_AVX512) e = fa_scale_mad_512(acc, vj, d, ms, vs, rescale);
-                 else if (level >= LLAVA_LEVEL_AVX2) e = fa_scale_mad_256(acc, vj, d, ms, vs, rescale);)
-        for (; e < d; e++) {
-            float a = fp16_to_fp32(acc[e]);
-            if (rescale) a = fp16_to_fp32(fp32_to_fp16(a * ms));
-            acc[e] = fp32_to_fp16(fmaf(fp16_to_fp32(vj[e]), vs, a));
-        }
-        S = fmaf(S, ms, vs);
-    }
-    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-    for (int e = 0; e < d; e++) out[e] = fp16_to_fp32(acc[e]) * inv;
 }
 
 static inline uint16_t bf16_scalar(float f) {
@@ -795,6 +714,27 @@ static inline float v_expf_portable(float x) {
     return scalbnf(j, (int)n);
 }
 
+// ggml_vec_soft_max_f32 one lane at a time in the AVX-512 build's order (16-lane groups, tree sum each).
+static double soft_max_sum_portable(const float *x, float *y, int n, float m) {
+    double sum = 0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        float v[16];
+        for (int k = 0; k < 16; k++) { v[k] = v_expf_portable(x[i + k] - m); y[i + k] = v[k]; }
+        sum += (double)reduce16_portable(v);
+    }
+    for (; i < n; i++) { const float e = expf(x[i] - m); y[i] = e; sum += (double)e; }
+    return sum;
+}
+
+double llava_vec_soft_max_ggml(const float *x, float *y, int n, float max) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (has_avx512()) return soft_max_sum_512(x, y, n, max);
+    if (has_g8()) return llava_g8_soft_max_sum(x, y, n, max);
+#endif
+    return soft_max_sum_portable(x, y, n, max);
+}
+
 void llava_softmax_ggml(float *row, int n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (has_avx512()) { softmax_512(row, n); return; }
@@ -802,14 +742,7 @@ void llava_softmax_ggml(float *row, int n) {
 #endif
     float m = -INFINITY;
     for (int i = 0; i < n; i++) if (row[i] > m) m = row[i];
-    double sum = 0;
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        float v[16];
-        for (int k = 0; k < 16; k++) { v[k] = v_expf_portable(row[i + k] - m); row[i + k] = v[k]; }
-        sum += (double)reduce16_portable(v);
-    }
-    for (; i < n; i++) { const float e = expf(row[i] - m); row[i] = e; sum += (double)e; }
+    const double sum = soft_max_sum_portable(row, row, n, m);
     const float inv = (float)(1.0 / sum);
     for (int k = 0; k < n; k++) row[k] *= inv;
 }

@@ -193,9 +193,10 @@ public enum KVCacheType: String, Sendable, CaseIterable {
     case q8_0
 }
 
-/// llama.cpp's two attention computations on the CPU (`-fa on|off`): flash attention (its one-chunk kernel: online
-/// soft-max with libm expf, V accumulated in f16, V rows not transposed) or KQ, soft-max and KQV as separate
-/// products. Only the llama.cpp arithmetic path has the choice; transformers' attention is one computation.
+/// llama.cpp's two attention computations on the CPU (`-fa on|off`): flash attention (online soft-max over V rows
+/// kept untransposed, in the one-chunk, tiled or split-KV kernel llama.cpp picks: see Attention.flashGGML) or KQ,
+/// soft-max and KQV as separate products. Only the llama.cpp arithmetic path has the choice; transformers'
+/// attention is one computation.
 public enum FlashAttention: String, Sendable, CaseIterable {
     case on, off
 }
@@ -210,8 +211,12 @@ public final class LlamaModel: @unchecked Sendable {
     let activation: Activation
     /// What KV caches used with this model hold (set before generating; see KVCacheType).
     public private(set) var kvCacheType: KVCacheType = .reference
-    /// llama.cpp's attention mode for the f16 cache (set before generating; see FlashAttention).
-    public var flashAttention: FlashAttention = .off
+    /// llama.cpp's attention mode for the f16 cache (set before generating; see FlashAttention): on, as llama.cpp's
+    /// -fa auto picks on a CPU.
+    public var flashAttention: FlashAttention = .on
+    /// The ranges llama.cpp's split-KV flash attention (one token over 512 cells or more) divides the keys into: its
+    /// thread count, so its numbers depend on it. nil: the threads we compute with (Parallel.threads).
+    public var flashAttentionSplits: Int? = nil
     /// Receives intermediate tensors under llama.cpp's graph names (for comparing op by op).
     nonisolated(unsafe) public var trace: ((String, Tensor) -> Void)? = nil
 
@@ -281,12 +286,21 @@ public final class LlamaModel: @unchecked Sendable {
         return (0..<bounds.count - 1).map { bounds[$0]..<bounds[$0 + 1] }
     }
 
-    public func forward(_ x: Tensor, cache: KVCache, positionsPerPass: Int = LlamaModel.positionsPerPass) throws -> Tensor {
+    /// llama.cpp's ubatches of a prompt (n_ubatch 512, the last one whatever is left, even one position): with its
+    /// arithmetic the pieces are its ubatches, since its flash-attention kernel and the one-query sums depend on them.
+    public static func ubatches(_ n: Int) -> [Range<Int>] {
+        stride(from: 0, to: n, by: 512).map { $0..<min(n, $0 + 512) }
+    }
+
+    /// `positionsPerPass` nil: llama.cpp's ubatches with its arithmetic, pieces of `LlamaModel.positionsPerPass`
+    /// otherwise.
+    public func forward(_ x: Tensor, cache: KVCache, positionsPerPass: Int? = nil) throws -> Tensor {
         let n = x.flatRows
         guard cache.length + n <= cache.capacity else {
             throw ModelError.contextOverflow(needed: cache.length + n, limit: cache.capacity)
         }
-        let parts = Self.pieces(n, size: max(2, positionsPerPass))
+        let parts = positionsPerPass == nil && numerics.llamaCppArithmetic
+            ? Self.ubatches(n) : Self.pieces(n, size: max(2, positionsPerPass ?? Self.positionsPerPass))
         if parts.count == 1 { return try forwardPiece(x, cache: cache) }
         let out = Tensor(zeros: [n, config.hiddenSize])
         for r in parts {
@@ -318,8 +332,11 @@ public final class LlamaModel: @unchecked Sendable {
                 Ops.applyRotaryInterleaved(k, heads: c.kvHeads, headDim: c.headDim, startPos: start, theta: c.ropeTheta)
             }
             trace?("Qcur-\(i)", q); trace?("Kcur-\(i)", k); trace?("Vcur-\(i)", v)
+            // llama.cpp's tiled flash attention reads Q as it is; everywhere else Q meets the f16 cache as f16.
+            let tiledFlash = flashAttention == .on && kvCacheType != .q8_0
+                && Attention.flashKernel(queries: n, cells: start + n) == .tiled
             if numerics.llamaCppArithmetic {
-                Ops.roundToHalf(q.data, count: q.count)
+                if !tiledFlash { Ops.roundToHalf(q.data, count: q.count) }
                 Ops.roundToHalf(k.data, count: k.count)
                 Ops.roundToHalf(v.data, count: v.count)
             }
@@ -334,7 +351,8 @@ public final class LlamaModel: @unchecked Sendable {
                 a = Attention.flashGGML(q: q.data, k: cache.appendHalfKeys(layer: i, start: start, n: n, rows: k.data),
                                         v: cache.appendHalfValues(layer: i, start: start, n: n, rows: v.data),
                                         headStride: cache.keyHeadStride, n: n, m: start + n, heads: c.heads,
-                                        kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start)
+                                        kvHeads: c.kvHeads, headDim: c.headDim, scale: scale, queryStart: start,
+                                        splits: flashAttentionSplits ?? Parallel.threads)
             } else if numerics.llamaCppArithmetic {
                 a = Attention.forwardGGML(q: q.data, k: cache.appendHalfKeys(layer: i, start: start, n: n, rows: k.data),
                                           kHeadStride: cache.keyHeadStride,

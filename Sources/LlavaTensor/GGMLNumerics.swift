@@ -66,18 +66,52 @@ extension Attention {
         return out
     }
 
-    /// Attention as llama.cpp's CPU backend computes it with flash attention on, in its one-chunk kernel (used for
-    /// ubatches under 64 tokens and KV views under 512 cells; its tiled and split-KV kernels round differently):
-    /// per query row, scores by vec_dot_f16 of the f16 key and query times the scale, masked keys skipped, then
-    /// CKernels' llava_flash_attn_row_f16. q: [n, heads*d] (f16-rounded); k and v: per KV head `headStride`
-    /// elements apart, [m, d] each in f16 bits. Returns [n, heads*d].
+    /// Attention as llama.cpp's CPU backend computes it with flash attention on (CKernels' flash_attn.c), in the
+    /// kernel llama.cpp picks: tiled for a ubatch of 64 tokens or more (q as computed, not rounded), split-KV for one
+    /// token over a KV view of 512 cells or more (the view is the cells used rounded up to 256; the keys are split in
+    /// `splits` ranges, llama.cpp's thread count), its one-chunk kernel otherwise (q rounded to f16).
+    /// q: [n, heads*d]; k and v: per KV head `headStride` elements apart, [m, d] each in f16 bits. Returns [n, heads*d].
     public static func flashGGML(
         q: UnsafePointer<Float>, k: UnsafePointer<UInt16>, v: UnsafePointer<UInt16>, headStride: Int,
-        n: Int, m: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float, queryStart: Int
+        n: Int, m: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float, queryStart: Int, splits: Int
     ) -> Tensor {
         let out = Tensor(zeros: [n, heads * d])
-        let group = heads / kvHeads
+        let group = heads / kvHeads, width = heads * d
         let o0 = out.data
+        if flashKernel(queries: n, cells: m) == .tiled {
+            let tiles = (n + 63) / 64
+            Parallel.forEach(heads * tiles) { item in
+                let h = item / tiles, r0 = item % tiles * 64
+                llava_flash_attn_tiled_f16(q + r0 * width + h * d, width, Int32(min(64, n - r0)), Int32(queryStart + r0),
+                                           k + h / group * headStride, v + h / group * headStride, d, Int32(m),
+                                           Int32(d), scale, o0 + r0 * width + h * d, width)
+            }
+            return out
+        }
+        if flashKernel(queries: n, cells: m) == .splitKV {
+            let view = (m + 255) / 256 * 256, chunk = (view + max(1, splits) - 1) / max(1, splits)
+            Parallel.forEach(heads) { h in
+                let row = UnsafeMutablePointer<Float>.allocate(capacity: chunk)
+                let acc = UnsafeMutablePointer<UInt16>.allocate(capacity: d)
+                let part = UnsafeMutablePointer<Float>.allocate(capacity: d)
+                let all = o0 + h * d   // [d], the merged accumulator, normalised in place
+                defer { row.deallocate(); acc.deallocate(); part.deallocate() }
+                let kh = k + h / group * headStride, vh = v + h / group * headStride
+                var mAll = -Float.infinity, sAll: Float = 0
+                for lo in stride(from: 0, to: min(view, m), by: chunk) {
+                    let count = min(lo + chunk, m) - lo   // cells past m are masked: skipped
+                    llava_dots_h16_vec(kh + lo * d, d, q + h * d, Int32(d), Int32(count), scale, row)
+                    var mc: Float = 0, sc: Float = 0
+                    llava_flash_attn_partial_f16(row, Int32(count), vh + lo * d, d, Int32(d), acc, part, &mc, &sc)
+                    llava_flash_attn_merge(part, mc, sc, Int32(d), all, &mAll, &sAll)
+                }
+                if sAll != 0 {
+                    let inv = 1 / sAll
+                    for e in 0..<d { all[e] *= inv }
+                }
+            }
+            return out
+        }
         Parallel.forEach(heads) { h in
             let row = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m))
             let acc = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, d))
@@ -85,10 +119,20 @@ extension Attention {
             let kh = k + h / group * headStride, vh = v + h / group * headStride
             for i in 0..<n {
                 let valid = min(m, queryStart + i + 1)
-                llava_dots_h16_vec(kh, d, q + i * heads * d + h * d, Int32(d), Int32(valid), scale, row)
-                llava_flash_attn_row_f16(row, Int32(valid), vh, d, Int32(d), acc, o0 + i * heads * d + h * d)
+                llava_dots_h16_vec(kh, d, q + i * width + h * d, Int32(d), Int32(valid), scale, row)
+                llava_flash_attn_row_f16(row, Int32(valid), vh, d, Int32(d), acc, o0 + i * width + h * d)
             }
         }
         return out
+    }
+
+    /// llama.cpp's three flash-attention kernels on a CPU.
+    public enum FlashKernel: Sendable { case oneChunk, tiled, splitKV }
+
+    /// The kernel llama.cpp runs for a ubatch of `queries` tokens whose last one sees `cells` cells (its KV view is
+    /// those cells rounded up to 256): split-KV for one token over a view of 512 or more, tiled from 64 tokens.
+    public static func flashKernel(queries n: Int, cells m: Int) -> FlashKernel {
+        if n == 1 && (m + 255) / 256 * 256 >= 512 { return .splitKV }
+        return n >= 64 ? .tiled : .oneChunk
     }
 }

@@ -65,10 +65,13 @@ struct BenchCommand: ParsableCommand {
             }
             func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
             let peakMB = Self.peakRSSMegabytes()
+            // Which of llama.cpp's attention computations ran (GGUF); transformers' one for llava-hf folders.
+            let attention = !lm.numerics.llamaCppArithmetic ? "transformers"
+                : lm.kvCacheType == .q8_0 ? "q8_0 cache" : "flash \(lm.flashAttention.rawValue)"
             let result: [String: Any] = [
                 "image_encode_ms": images.isEmpty ? 0 : median(encode), "prefill_tokens_per_s": median(prefill),
                 "decode_tokens_per_s": median(decode), "peak_rss_mb": peakMB, "threads": Parallel.threads,
-                "cpu_level": CPULevel.current.description,
+                "cpu_level": CPULevel.current.description, "attention": attention,
                 "prompt_tokens": ids.count, "gen_tokens": genTokens, "repeats": repeats,
             ]
             if json {
@@ -80,7 +83,7 @@ struct BenchCommand: ParsableCommand {
                 let encodeMs = images.isEmpty ? 0 : median(encode)
                 writeOut("image encode \(f(encodeMs, 1)) ms | prefill \(f(median(prefill), 2)) tok/s (\(ids.count) tokens)"
                          + " | decode \(f(median(decode), 2)) tok/s (\(genTokens) tokens) | peak RSS \(f(peakMB, 0)) MB"
-                         + " | \(Parallel.threads) threads | kernels \(CPULevel.current)\n")
+                         + " | \(Parallel.threads) threads | kernels \(CPULevel.current) | attention \(attention)\n")
             }
         }
     }

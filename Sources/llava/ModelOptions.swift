@@ -28,13 +28,20 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "What the KV cache holds: default (what the reference keeps: f16 for GGUF as llama.cpp, float32 for llava-hf) or q8_0 (8-bit blocks: about half the memory of f16, not the reference's numbers).")
     var kvCache: String = "default"
 
+    @Option(help: "Attention of GGUF language models as llama.cpp computes it: on (flash attention, llama.cpp's default on a CPU; auto means on) or off (KQ, soft-max, KQV as separate products: llama.cpp's -fa off).")
+    var flashAttn: String = "auto"
+
     func load() throws -> LlavaModel {
         guard let precision = VisionPrecision(rawValue: visionPrecision) else {
             throw ValidationError("--vision-precision must be f32 or bf16")
         }
         guard let kvType = KVCacheType(rawValue: kvCache) else { throw ValidationError("--kv-cache must be default or q8_0") }
+        guard let flash = flashAttn == "auto" ? .on : FlashAttention(rawValue: flashAttn) else {
+            throw ValidationError("--flash-attn must be on, off or auto")
+        }
         let loaded = try loadF32().with(visionPrecision: precision)
         try loaded.language.useKVCache(kvType)
+        loaded.language.flashAttention = flash
         return loaded
     }
 

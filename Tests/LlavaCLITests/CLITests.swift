@@ -138,14 +138,24 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
     static let smol = cache + "/SmolLM2-135M-Instruct.Q4_1.gguf"
 
     @Test func ggufChatGivesLlamaCppsTokensWithinTheMemoryBudget() throws {
-        let fixture = try JSONValue.parse(Data(contentsOf: cliRoot.appendingPathComponent("Tests/Fixtures/llamacpp/smollm2.json")))
-        let chat = try #require(fixture["cases"]?.array?.first { $0["kind"]?.string == "chat" })
-        let expected = chat["greedy"]?.array?.compactMap(\.int) ?? []
-        let r = try llava(["generate", "--model", Self.smol, "--prompt", chat["prompt"]?.string ?? "",
-                           "--max-tokens", "\(expected.count)", "--temperature", "0", "--json"])
-        #expect(r.status == 0, "\(r.stderr)")
-        let json = try JSONValue.parse(Data(try #require(r.stdout.split(separator: "\n").last).utf8))
-        #expect(json["token_ids"]?.array?.compactMap(\.int) == expected)
+        // The default (flash attention, as llama.cpp's -fa auto on a CPU) and --flash-attn off, each against
+        // llama.cpp's record of that mode; at the portable level, which reproduces the AVX-512 build's records on
+        // any CPU.
+        for (flag, file) in [(nil, "smollm2-fa.json"), ("off", "smollm2.json")] {
+            let url = cliRoot.appendingPathComponent("Tests/Fixtures/llamacpp/" + file)
+            let chat = try #require(try JSONValue.parse(Data(contentsOf: url))["cases"]?.array?.first {
+                $0["kind"]?.string == "chat"
+            })
+            let expected = chat["greedy"]?.array?.compactMap(\.int) ?? []
+            let r = try llava(["generate", "--model", Self.smol, "--prompt", chat["prompt"]?.string ?? "",
+                               "--max-tokens", "\(expected.count)", "--temperature", "0", "--json"]
+                              + (flag.map { ["--flash-attn", $0] } ?? []), environment: ["LLAVA_CPU_LEVEL": "portable"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try JSONValue.parse(Data(try #require(r.stdout.split(separator: "\n").last).utf8))
+            #expect(json["token_ids"]?.array?.compactMap(\.int) == expected, "\(file)")
+        }
+        expectCleanError(try llava(["generate", "--model", Self.smol, "--flash-attn", "maybe", "--prompt", "hi"]),
+                         mentioning: "--flash-attn must be on, off or auto")
         // Decode works on the quantised blocks in place: the 98 MB file, no dequantised copy. The bench's
         // figure is VmHWM, which starts afresh at exec (ru_maxrss of a child would include this process's).
         let b = try llava(["bench", "--model", Self.smol, "--prompt-tokens", "64", "--gen-tokens", "16", "--json"])

@@ -42,7 +42,7 @@ func convert(_ model: String, type: GGMLType, visionType: GGMLType = .f16) throw
     @Test(arguments: convertCases)
     func llamaCppTokensOnConvertedFiles(_ c: ConvertCase) throws {
         let (lm, mm) = try convert(c.model, type: try #require(Self.types[c.type]))
-        let model = try CheckpointLoader.loadGGUF(model: lm.path, mmproj: mm.path)
+        let model = flashOff(try CheckpointLoader.loadGGUF(model: lm.path, mmproj: mm.path))   // recorded -fa off
         let tok = try #require(model.tokenizer as? GGUFTokenizer)
         #expect(tok.encode(c.prompt, addSpecialTokens: true, parseSpecial: false) == c.promptTokens)
         let r = try Generator(model: model).generate(ids: c.promptTokens, imageFeatures: [],

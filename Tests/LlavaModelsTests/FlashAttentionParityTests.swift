@@ -1,8 +1,9 @@
 // llama.cpp's flash attention (its default on a CPU: -fa auto turns it on) against llama.cpp's own tokens, recorded
 // by Tools/make_llamacpp_fixtures.py --flash-attn on (files ending -fa.json): SmolLM2 Q4_1 from the package, and the
 // llama-quantize conversions where they are in the model cache. Each level reproduces one build, as without flash
-// attention: avx512 and portable an AVX-512 build's tokens, avx2 and avxvnni an AVX2 build's. The fixtures' prompts
-// are short (under 64 tokens, under 256 cells), the range of llama.cpp's one-chunk kernel that this mode mirrors.
+// attention: avx512 and portable an AVX-512 build's tokens, avx2 and avxvnni an AVX2 build's. The short prompts
+// (under 64 tokens, under 256 cells) take llama.cpp's one-chunk kernel; the long ones (-long-: 64 to 300 tokens,
+// continued past 256 cells) its tiled kernel for the prompt and its split-KV kernel for decoding past 256 cells.
 import Foundation
 import LlavaFormats
 import LlavaGeneration
@@ -19,16 +20,24 @@ import Testing
         }
     }
 
-    static func file(_ name: String, _ level: CPULevel) -> String {
-        name + (level == .avx2 || level == .avxvnni ? "-avx2" : "") + "-fa.json"
+    static func file(_ name: String, _ level: CPULevel, long: Bool = false) -> String {
+        name + (long ? "-long" : "") + (level == .avx2 || level == .avxvnni ? "-avx2" : "") + "-fa.json"
     }
 
     /// Greedy tokens of `path` with flash attention on, against the fixture, at every level this CPU executes.
-    static func check(_ path: String, name: String) throws {
+    /// The long prompts (64 to 300 tokens, continued past 256 cells) take llama.cpp's tiled and split-KV kernels.
+    static func check(_ path: String, name: String, long: Bool = false) throws {
         for level in CPULevel.executable {
             try CPULevel.with(level) {
                 let model = try CheckpointLoader.loadGGUF(model: path, mmproj: nil)
-                model.language.flashAttention = .on
+                #expect(model.language.flashAttention == .on)   // the default, as llama.cpp's -fa auto on a CPU
+                model.language.flashAttentionSplits = 2   // the fixtures' n_threads
+                if long {
+                    let cases = LongPromptCase.load(file(name, level, long: true))
+                    #expect(cases.count == 4, "\(file(name, level, long: true))")
+                    for (i, c) in cases.enumerated() { try c.check(model, "\(name) at \(level), long prompt \(i)") }
+                    return
+                }
                 let cases = Self.cases(file(name, level))
                 #expect(cases.count == 7, "\(file(name, level))")
                 for (i, c) in cases.enumerated() {
@@ -38,6 +47,16 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test func kernelChoice() {
+        // llama.cpp's choice (ops.cpp): split-KV for one token over a 512-cell view, tiled from 64 tokens.
+        #expect(Attention.flashKernel(queries: 1, cells: 256) == .oneChunk)
+        #expect(Attention.flashKernel(queries: 1, cells: 257) == .splitKV)
+        #expect(Attention.flashKernel(queries: 63, cells: 400) == .oneChunk)
+        #expect(Attention.flashKernel(queries: 64, cells: 64) == .tiled)
+        #expect(Attention.flashKernel(queries: 2, cells: 600) == .oneChunk)
+        #expect(LlamaModel.ubatches(1025) == [0..<512, 512..<1024, 1024..<1025])
     }
 
     @Test func fixturesDifferFromFlashAttentionOff() {
@@ -54,9 +73,16 @@ import Testing
         try Self.check(smolPath, name: "smollm2")
     }
 
+    @Test("SmolLM2 Q4_1, long prompts with flash attention: the tiled and split-KV kernels' tokens at every level")
+    func smollm2Long() throws {
+        try #require(FileManager.default.fileExists(atPath: smolPath), "run scripts/fetch-test-models.sh")
+        try Self.check(smolPath, name: "smollm2", long: true)
+    }
+
     @Test(.enabled(if: LlamaCppConversionTests.present, "needs the llama-quantize conversions in the model cache"),
-          arguments: LlamaCppConversionTests.names)
-    func conversions(_ name: String) throws {
-        try Self.check("\(LlamaCppConversionTests.folder)/smol-\(name).gguf", name: "smollm2-\(name.lowercased())")
+          arguments: LlamaCppConversionTests.names, [false, true])
+    func conversions(_ name: String, long: Bool) throws {
+        try Self.check("\(LlamaCppConversionTests.folder)/smol-\(name).gguf", name: "smollm2-\(name.lowercased())",
+                       long: long)
     }
 }

@@ -46,7 +46,14 @@ let llamaCppCases: [LlamaCppCase] = {
 }()
 
 final class SmolLM: @unchecked Sendable {
-    static let shared: Result<LlavaModel, Error> = Result { try CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil) }
+    /// llama.cpp -fa off, as smollm2.json was recorded.
+    static let shared: Result<LlavaModel, Error> = Result { try flashOff(CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil)) }
+}
+
+/// The model with llama.cpp's -fa off arithmetic (the fixtures without -fa in their names).
+func flashOff(_ model: LlavaModel) -> LlavaModel {
+    model.language.flashAttention = .off
+    return model
 }
 
 @Suite struct LlamaCppParityTests {
@@ -83,7 +90,7 @@ final class SmolLM: @unchecked Sendable {
     @Test(arguments: CPULevel.executable.filter { $0 != CPULevel.detected })
     func greedyTokensAtLowerLevels(_ level: CPULevel) throws {
         try CPULevel.with(level) {
-            let model = try CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil)
+            let model = flashOff(try CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil))
             let cases = level == .portable ? [llamaCppCases[0], llamaCppCases[1], llamaCppCases[4]] : llamaCppCases
             for c in cases {
                 let expected = Array(c.expected(at: level).prefix(level == .portable ? 12 : 32))
@@ -132,21 +139,46 @@ final class SmolLM: @unchecked Sendable {
         for n in Self.names {
             #expect(Self.cases("smollm2-\(n.lowercased()).json").count == 7)
             #expect(Self.cases("smollm2-\(n.lowercased())-avx2.json").count == 7)
+            for suffix in ["-long", "-long-avx2", "-long-fa", "-long-avx2-fa"] {
+                #expect(Self.cases("smollm2-\(n.lowercased())\(suffix).json").count == 4, "\(n)\(suffix)")
+            }
         }
     }
 
-    @Test(.enabled(if: present, "needs the llama-quantize conversions in the model cache"), arguments: names)
-    func greedyTokensAtEveryLevel(_ name: String) throws {
-        for level in CPULevel.executable where level != .portable {
+    /// llama.cpp -fa off tokens of a GGUF at each level (portable too when `portable`): the short prompts, or the
+    /// long ones (64 to 300 tokens, decoded past 256 cells, where llama.cpp's KV view grows to 512).
+    static func check(_ path: String, name: String, long: Bool, portable: Bool) throws {
+        for level in CPULevel.executable where portable || level != .portable {
             try CPULevel.with(level) {
-                let model = try CheckpointLoader.loadGGUF(model: "\(Self.folder)/smol-\(name).gguf", mmproj: nil)
-                let file = "smollm2-\(name.lowercased())" + (level == .avx512 ? ".json" : "-avx2.json")
-                for (i, c) in Self.cases(file).enumerated() {
+                let model = flashOff(try CheckpointLoader.loadGGUF(model: path, mmproj: nil))
+                let file = name + (long ? "-long" : "") + (level == .avx512 || level == .portable ? "" : "-avx2") + ".json"
+                if long {
+                    let cases = LongPromptCase.load(file)
+                    #expect(cases.count == 4, "\(file)")
+                    for (i, c) in cases.enumerated() { try c.check(model, "\(name) at \(level), long prompt \(i)") }
+                    return
+                }
+                let cases = Self.cases(file)
+                #expect(cases.count == 7, "\(file)")
+                for (i, c) in cases.enumerated() {
                     let r = try Generator(model: model).generate(ids: c.prompt, imageFeatures: [],
                                                                  options: GenerationOptions(maxTokens: c.greedy.count))
                     #expect(r.tokenIds == c.greedy, "\(name) at \(level), prompt \(i)")
                 }
             }
         }
+    }
+
+    @Test(.enabled(if: present, "needs the llama-quantize conversions in the model cache"),
+          arguments: names, [false, true])
+    func greedyTokensAtEveryLevel(_ name: String, long: Bool) throws {
+        try Self.check("\(Self.folder)/smol-\(name).gguf", name: "smollm2-\(name.lowercased())", long: long,
+                       portable: false)
+    }
+
+    @Test("SmolLM2 Q4_1, long prompts without flash attention: llama.cpp's tokens at every level")
+    func smollm2LongPrompts() throws {
+        try #require(FileManager.default.fileExists(atPath: smolPath), "run scripts/fetch-test-models.sh")
+        try Self.check(smolPath, name: "smollm2", long: true, portable: true)
     }
 }

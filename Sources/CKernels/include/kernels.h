@@ -78,10 +78,26 @@ float llava_dot_h16_tiny(const uint16_t *x, const float *y, int n);
 // out[j] = llava_dot_h16_vec(x + j * x_stride, y, n) * scale for j < count: the same sums, one call for a whole row
 // of attention scores (or a head's V^T rows) instead of one per position.
 void llava_dots_h16_vec(const uint16_t *x, long x_stride, const float *y, int n, int count, float scale, float *out);
-// One query row of llama.cpp's CPU flash attention with an f16 V cache (its one-chunk kernel): scores[0..n) already
-// scaled (masked keys left out), V rows of d halves `v_stride` apart; acc holds d halves of scratch; out gets d floats.
+// llama.cpp's CPU flash attention with an f16 K/V cache (flash_attn.c). One query row in its one-chunk kernel:
+// scores[0..n) already scaled (masked keys left out), V rows of d halves `v_stride` apart; acc holds d halves of
+// scratch; out gets d floats.
 void llava_flash_attn_row_f16(const float *scores, int n, const uint16_t *v, long v_stride, int d,
                               uint16_t *acc, float *out);
+// The same over one split-KV chunk, unnormalised: vkq gets the f16 accumulator widened (d floats), *m_out the
+// running max and *s_out the running sum (-inf and 0 when n is 0).
+void llava_flash_attn_partial_f16(const float *scores, int n, const uint16_t *v, long v_stride, int d,
+                                  uint16_t *acc, float *vkq, float *m_out, float *s_out);
+// Merges one chunk's partial into the running (vkq_all, m_all, s_all), which start at 0, -inf, 0; chunks in cell
+// order. The result is vkq_all * (1 / s_all).
+void llava_flash_attn_merge(const float *vkq, float m, float s, int d, float *vkq_all, float *m_all, float *s_all);
+// Its tiled kernel (a ubatch of 64 tokens or more) for one head: rows query rows of d floats (q_stride apart, not
+// rounded to f16) at positions pos0 ..< pos0 + rows, each seeing cells 0 ... its position; K and V rows of d halves
+// kv_stride apart, `cells` of them held. out: rows of d floats, out_stride apart.
+void llava_flash_attn_tiled_f16(const float *q, long q_stride, int rows, int pos0, const uint16_t *k,
+                                const uint16_t *v, long kv_stride, int cells, int d, float scale,
+                                float *out, long out_stride);
+// ggml_vec_soft_max_f32 as the level's build of llama.cpp computes it: y = ggml_v_expf(x - max), returns the sum.
+double llava_vec_soft_max_ggml(const float *x, float *y, int n, float max);
 // Float to IEEE half, rounding to nearest even.
 void llava_f32_to_f16(const float *src, uint16_t *dst, long n);
 // x = the float nearest to x in IEEE half (round to nearest even), in place.
