@@ -84,7 +84,8 @@ static int fa_weighted_512(const float *p, const float *vt, int d, float *acc) {
     int e = 0;
     for (; e + 16 <= d; e += 16) {
         __m512 a = _mm512_loadu_ps(acc + e);
-        for (int t = 0; t < 64; t++) a = _mm512_fmadd_ps(_mm512_loadu_ps(vt + (size_t)t * d + e), _mm512_set1_ps(p[t]), a);
+        for (int t = 0; t < 64; t++)
+            a = _mm512_fmadd_ps(_mm512_loadu_ps(vt + (size_t)t * d + e), _mm512_set1_ps(p[t]), a);
         _mm512_storeu_ps(acc + e, a);
     }
     return e;
@@ -94,7 +95,8 @@ static int fa_weighted_256(const float *p, const float *vt, int d, float *acc) {
     int e = 0;
     for (; e + 8 <= d; e += 8) {
         __m256 a = _mm256_loadu_ps(acc + e);
-        for (int t = 0; t < 64; t++) a = _mm256_fmadd_ps(_mm256_loadu_ps(vt + (size_t)t * d + e), _mm256_set1_ps(p[t]), a);
+        for (int t = 0; t < 64; t++)
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(vt + (size_t)t * d + e), _mm256_set1_ps(p[t]), a);
         _mm256_storeu_ps(acc + e, a);
     }
     return e;
@@ -156,7 +158,7 @@ void llava_flash_attn_tiled_f16(const float *q, long q_stride, int rows, int pos
     float *vt = malloc(sizeof(float) * 64 * (size_t)d);          // [64, d]
     float *acc = calloc((size_t)rows * (size_t)d, sizeof(float)); // [rows, d]
     float *mx = malloc(sizeof(float) * (size_t)rows), *sum = malloc(sizeof(float) * (size_t)rows);
-    if (!kt || !vt || !acc || !mx || !sum) { free(kt); free(vt); free(acc); free(mx); free(sum); return; }
+    if (!kt || !vt || !acc || !mx || !sum) abort();   // a few KB: nothing sensible to compute without them
     for (int r = 0; r < rows; r++) { mx[r] = -INFINITY; sum[r] = 0.0f; }
     const int level = llava_cpu_level();
     (void)level;

@@ -25,6 +25,8 @@ public struct ChatClientOptions: Sendable {
     public var timeout: Double = 300          // seconds for one request, head and body
     public var maxRetries: Int = 6
     public var backoffBase: Double = 1        // first retry waits about this long; doubles after
+    /// The longest `timeout` honoured (a week); longer ones are cut to it.
+    public static let longestTimeout: Double = 7 * 24 * 3600
     public var backoffCap: Double = 60
     public var maxRetryAfter: Double = 300    // a Retry-After larger than this is clipped
     public var connections: Int = 8
@@ -147,7 +149,9 @@ public final class OpenAIChatClient: ChatCompleting {
         request.headers.add(name: "Accept", value: "application/json")
         if let apiKey, !apiKey.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         request.body = .bytes(ByteBuffer(bytes: payload))
-        let timeout = options.timeout
+        // Clamped: the deadline and the sleep are integer milli- and nanoseconds (inf or 1e30 s would trap).
+        let timeout = options.timeout.isNaN ? ChatClientOptions.longestTimeout
+            : min(max(options.timeout, 0.001), ChatClientOptions.longestTimeout)
         let prepared = request
         let (status, headers, bytes): (UInt, HTTPHeaders, ByteBuffer)
         do {

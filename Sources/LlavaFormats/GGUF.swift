@@ -135,13 +135,20 @@ public final class GGUFFile: @unchecked Sendable {
         var ts: [String: GGUFTensorInfo] = [:]
         var order: [String] = []
         for (name, dims, type, off) in infos {
-            let count = dims.reduce(1, *)
+            // Each dimension is capped, their product and byte count are not: checked, so crafted dims are an error.
+            var count = 1
+            for d in dims {
+                let (r, o) = count.multipliedReportingOverflow(by: d)
+                guard !o else { throw GGUFError.corrupt(file.path, "tensor \(name) dimensions \(dims) overflow") }
+                count = r
+            }
             guard count % type.blockSize == 0, dims.first.map({ $0 % type.blockSize == 0 }) ?? true else {
                 throw GGUFError.corrupt(file.path, "tensor \(name) row of \(dims.first ?? 0) is not whole \(type) blocks")
             }
-            let bytes = count / type.blockSize * type.blockBytes
+            let (bytes, over) = (count / type.blockSize).multipliedReportingOverflow(by: type.blockBytes)
+            guard !over else { throw GGUFError.corrupt(file.path, "tensor \(name) dimensions \(dims) overflow") }
             guard off % UInt64(align) == 0 else { throw GGUFError.corrupt(file.path, "tensor \(name) offset \(off) is not aligned") }
-            guard off <= UInt64(file.size), dataOffset + Int(off) + bytes <= file.size else {
+            guard off <= UInt64(file.size), bytes <= file.size, dataOffset + Int(off) + bytes <= file.size else {
                 throw GGUFError.truncated(file.path, "tensor \(name) needs bytes up to \(dataOffset + Int(min(off, UInt64(Int.max / 2))) + bytes), file has \(file.size)")
             }
             guard ts[name] == nil else { throw GGUFError.corrupt(file.path, "tensor \(name) appears twice") }

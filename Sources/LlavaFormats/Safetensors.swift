@@ -106,8 +106,10 @@ public final class SafetensorsFile: @unchecked Sendable {
                 guard !o else { throw SafetensorsError.badTensor(path, name, "shape \(shape) overflows") }
                 numel = r
             }
-            guard numel * dtype.size == e - b else {
-                throw SafetensorsError.badTensor(path, name, "shape \(shape) of \(dts) needs \(numel * dtype.size) bytes, offsets give \(e - b)")
+            let (need, over) = numel.multipliedReportingOverflow(by: dtype.size)
+            guard !over else { throw SafetensorsError.badTensor(path, name, "shape \(shape) of \(dts) overflows") }
+            guard need == e - b else {
+                throw SafetensorsError.badTensor(path, name, "shape \(shape) of \(dts) needs \(need) bytes, offsets give \(e - b)")
             }
             infos[name] = TensorInfo(name: name, dtype: dtype, shape: shape, offset: dataStart + b, byteCount: e - b)
         }

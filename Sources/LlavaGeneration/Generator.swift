@@ -66,15 +66,26 @@ public final class Generator: @unchecked Sendable {
         let limit = min(options.contextLength ?? lm.config.maxPositions, lm.config.maxPositions, given?.capacity ?? .max)
         guard ids.count < limit else { throw ModelError.contextOverflow(needed: ids.count + 1, limit: limit) }
         // Room for this request only: a full 8k-position cache of a small model outweighs its weights.
-        let cache = given ?? KVCache(config: lm.config, capacity: min(limit, ids.count + max(1, options.maxTokens)))
+        // (maxTokens capped first: Int.max would overflow the sum.)
+        let room = min(max(1, options.maxTokens), limit)
+        let cache = given ?? KVCache(config: lm.config, capacity: min(limit, ids.count + room))
         // At least the last prompt position is computed: its logits start the answer.
         let reused = given == nil ? 0 : max(0, min(reuse, ids.count - 1, cache.length))
         cache.truncate(to: reused)
         let tPrefill = Self.now()
         let all = try model.embeddings(ids: ids, imageFeatures: imageFeatures)
-        let x = reused == 0 ? all : all.rows(reused, ids.count - reused)
-        let hidden = try lm.forward(x, cache: cache)
-        var logits = lm.logits(hidden.rows(hidden.flatRows - 1, 1))
+        // With llama.cpp's arithmetic the prompt goes in as mtmd decodes it: the text before an image, the image and
+        // the text after as separate batches, since the ubatches decide its flash-attention kernels (a text run
+        // under 64 tokens takes the one-chunk kernel, f16 Q). Elsewhere one call.
+        let segments = lm.numerics.llamaCppArithmetic && !imageFeatures.isEmpty
+            ? model.promptSegments(ids: ids, imageRows: imageFeatures.map(\.flatRows)) : [0..<ids.count]
+        var hidden = Tensor(zeros: [1, lm.config.hiddenSize])
+        for r in segments where r.upperBound > reused {
+            let lo = max(r.lowerBound, reused)
+            let h = try lm.forward(all.rows(lo, r.upperBound - lo), cache: cache)
+            hidden = h.rows(h.flatRows - 1, 1)
+        }
+        var logits = lm.logits(hidden)
         let prefillMs = Self.now() - tPrefill
 
         var sampler = Sampler(options: options.sampling)

@@ -273,10 +273,12 @@ public final class LlamaModel: @unchecked Sendable {
         numerics.llamaCppArithmetic ? Ops.rmsNormGGML(x, weight: w, eps: config.rmsNormEps) : Ops.rmsNorm(x, weight: w, eps: config.rmsNormEps)
     }
 
-    /// Prompt positions computed at once (llama.cpp's n_ubatch is 512): a long prompt goes through in pieces, so
-    /// the activations held are those of one piece (a 608-token image prompt's would be ~80 MB on a 7B model).
-    /// Each position's numbers do not depend on the piece it is in, as long as no piece is a lone position (which
-    /// would take the one-query attention sums): see `pieces`.
+    /// Prompt positions computed at once with transformers' numerics: a long prompt goes through in pieces, so the
+    /// activations held are those of one piece (a 608-token image prompt's would be ~80 MB on a 7B model). Each
+    /// position's numbers do not depend on the piece it is in, as long as no piece is a lone position: see `pieces`.
+    /// With llama.cpp's arithmetic the pieces are its 512-token ubatches instead (`ubatches`): there the piece does
+    /// matter (one query takes other sums; flash attention's kernel depends on the ubatch's size), as in llama.cpp,
+    /// so a prompt given in parts (a chat reusing its cache) gets llama.cpp's numbers for those same parts.
     public static let positionsPerPass = 256
 
     /// [start, end) pieces of n positions, none longer than `size`, none of one position unless n is 1.

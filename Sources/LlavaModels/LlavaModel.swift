@@ -150,6 +150,27 @@ public final class LlavaModel: @unchecked Sendable {
         return out
     }
 
+    /// The prompt as llama.cpp's mtmd hands it to the language model: each run of text and each image (its
+    /// `imageRows[k]` positions) its own batch, in order.
+    public func promptSegments(ids: [Int], imageRows: [Int]) -> [Range<Int>] {
+        let placeholder = imagePlaceholder
+        var out: [Range<Int>] = []
+        var i = 0, k = 0
+        while i < ids.count {
+            var j = i
+            if ids[i] == placeholder && k < imageRows.count {
+                j = min(ids.count, i + max(1, imageRows[k]))
+                k += 1
+            } else {
+                while j < ids.count && ids[j] != placeholder { j += 1 }
+                if j == i { j += 1 }   // a placeholder past the images given: its own segment
+            }
+            out.append(i..<j)
+            i = j
+        }
+        return out
+    }
+
     /// Input embeddings with image features spliced in at image positions.  [ids.count, hidden]
     public func embeddings(ids: [Int], imageFeatures: [Tensor]) throws -> Tensor {
         let placeholder = imagePlaceholder

@@ -70,7 +70,8 @@ extension Attention {
     /// kernel llama.cpp picks: tiled for a ubatch of 64 tokens or more (q as computed, not rounded), split-KV for one
     /// token over a KV view of 512 cells or more (the view is the cells used rounded up to 256; the keys are split in
     /// `splits` ranges, llama.cpp's thread count), its one-chunk kernel otherwise (q rounded to f16).
-    /// q: [n, heads*d]; k and v: per KV head `headStride` elements apart, [m, d] each in f16 bits. Returns [n, heads*d].
+    /// q: [n, heads*d]; k and v: per KV head `headStride` elements apart, [m, d] each in f16 bits.
+    /// Returns [n, heads*d].
     public static func flashGGML(
         q: UnsafePointer<Float>, k: UnsafePointer<UInt16>, v: UnsafePointer<UInt16>, headStride: Int,
         n: Int, m: Int, heads: Int, kvHeads: Int, headDim d: Int, scale: Float, queryStart: Int, splits: Int
@@ -82,7 +83,8 @@ extension Attention {
             let tiles = (n + 63) / 64
             Parallel.forEach(heads * tiles) { item in
                 let h = item / tiles, r0 = item % tiles * 64
-                llava_flash_attn_tiled_f16(q + r0 * width + h * d, width, Int32(min(64, n - r0)), Int32(queryStart + r0),
+                llava_flash_attn_tiled_f16(q + r0 * width + h * d, width, Int32(min(64, n - r0)),
+                                           Int32(queryStart + r0),
                                            k + h / group * headStride, v + h / group * headStride, d, Int32(m),
                                            Int32(d), scale, o0 + r0 * width + h * d, width)
             }

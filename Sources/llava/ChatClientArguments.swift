@@ -11,8 +11,11 @@ struct ChatClientArguments: ParsableArguments {
 
     /// Called from the commands' run (inside their one-line error reporting), not as ArgumentParser's validate().
     func check() throws {
-        guard timeout > 0, maxRetries >= 0, retryDelay >= 0 else {
-            throw ValidationError("--timeout must be positive, --max-retries and --retry-delay not negative")
+        // A week at most: inf or a huge value would not fit the clock's integer nanoseconds.
+        guard timeout > 0, timeout <= ChatClientOptions.longestTimeout, maxRetries >= 0, retryDelay >= 0,
+              retryDelay.isFinite else {
+            throw ValidationError("--timeout must be positive (at most \(Int(ChatClientOptions.longestTimeout)) s), "
+                                  + "--max-retries and --retry-delay not negative")
         }
     }
 

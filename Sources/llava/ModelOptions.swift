@@ -19,7 +19,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "The CLIP vision tower folder, for checkpoints in the original LLaVA release layout.")
     var visionTower: String?
 
-    @Option(help: "Threads for matrix products.")
+    @Option(help: """
+        Threads for matrix products; also, as llama.cpp's -t, the key ranges of its flash attention past 256 positions \
+        (its numbers there depend on it: give llama.cpp's count to get its tokens).
+        """)
     var threads: Int?
 
     @Option(help: "Vision tower products: f32 (reference numbers) or bf16 (oneDNN, AVX512-BF16: ~2x faster, bf16 precision).")
@@ -28,7 +31,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "What the KV cache holds: default (what the reference keeps: f16 for GGUF as llama.cpp, float32 for llava-hf) or q8_0 (8-bit blocks: about half the memory of f16, not the reference's numbers).")
     var kvCache: String = "default"
 
-    @Option(help: "Attention of GGUF language models as llama.cpp computes it: on (flash attention, llama.cpp's default on a CPU; auto means on) or off (KQ, soft-max, KQV as separate products: llama.cpp's -fa off).")
+    @Option(help: """
+        Attention of GGUF language models as llama.cpp computes it: on (flash attention, llama.cpp's default on a \
+        CPU; auto means on) or off (KQ, soft-max, KQV as separate products: llama.cpp's -fa off).
+        """)
     var flashAttn: String = "auto"
 
     func load() throws -> LlavaModel {

@@ -110,6 +110,32 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 256; i++) { float v = uniform(); llava_f32_to_f16(&v, &kh[i], 1); }
     float d[3] = {llava_dot_h16_vec(kh, x, 200), llava_dot_h16_tiny(kh, x, 256), llava_dot_h16_vec(kh, x, 256)};
     printf("order f16dots %016llx\n", (unsigned long long)fnv(d, sizeof d, 0xcbf29ce484222325ull));
+    // Flash attention (flash_attn.c): the one-chunk row and the split-KV merge are per element (the same at every
+    // level); the tiled kernel's weights use the level's ggml_v_expf. 70 query rows at positions 10..79 over 80
+    // cells of d = 64: two KV tiles, the second partly masked and partly past the cells held.
+    enum { FA_D = 64, FA_CELLS = 80, FA_ROWS = 70 };
+    static uint16_t fk[FA_CELLS * FA_D], fv[FA_CELLS * FA_D], facc[FA_D];
+    static float fq[FA_ROWS * FA_D], fout[FA_ROWS * FA_D], scores[FA_CELLS], part[FA_D], merged[FA_D];
+    for (int i = 0; i < FA_CELLS * FA_D; i++) {
+        float a = 2 * uniform(), b = uniform();
+        llava_f32_to_f16(&a, &fk[i], 1);
+        llava_f32_to_f16(&b, &fv[i], 1);
+    }
+    for (int i = 0; i < FA_ROWS * FA_D; i++) fq[i] = uniform();
+    for (int j = 0; j < FA_CELLS; j++) scores[j] = 3 * uniform();
+    llava_flash_attn_row_f16(scores, FA_CELLS, fv, FA_D, FA_D, facc, fout);
+    float m_all = -INFINITY, s_all = 0;
+    for (int lo = 0; lo < FA_CELLS; lo += 48) {
+        const int n = lo + 48 < FA_CELLS ? 48 : FA_CELLS - lo;
+        float m, s;
+        llava_flash_attn_partial_f16(scores + lo, n, fv + lo * FA_D, FA_D, FA_D, facc, part, &m, &s);
+        llava_flash_attn_merge(part, m, s, FA_D, merged, &m_all, &s_all);
+    }
+    uint64_t h = fnv(fout, FA_D * sizeof(float), 0xcbf29ce484222325ull);
+    h = fnv(merged, sizeof merged, fnv(&s_all, sizeof s_all, h));
+    printf("exact flash_row_split %016llx\n", (unsigned long long)h);
+    llava_flash_attn_tiled_f16(fq, FA_D, FA_ROWS, 10, fk, fv, FA_D, FA_CELLS, FA_D, 0.125f, fout, FA_D);
+    printf("order flash_tiled %016llx\n", (unsigned long long)fnv(fout, sizeof fout, 0xcbf29ce484222325ull));
     printf("level %s\n", llava_cpu_level_name(llava_cpu_level()));
     return 0;
 }

@@ -90,6 +90,19 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
         #expect(json["token_ids"]?.array?.compactMap { $0.int } == (try ref.integers("two-images.greedy")))
     }
 
+    @Test func hugeMaxTokensRunsToTheContextEnd() throws {
+        // Int.max overflowed prompt + max tokens (a trap); now generation stops where the 256-position context ends.
+        let r = try llava(["generate", "--model", fx("tiny-gqa-crop"), "--prompt", "hi",
+                           "--max-tokens", "9223372036854775807", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONValue.parse(Data(try #require(r.stdout.split(separator: "\n").last).utf8))
+        let prompt = json["prompt_tokens"]?.int ?? 0, completion = json["completion_tokens"]?.int ?? 0
+        let finish = json["finish_reason"]?.string ?? ""
+        // The context holds 256 positions; the token sampled from the last one's logits is the 257th.
+        #expect(prompt > 0 && (finish == "stop" ? prompt + completion <= 257 : prompt + completion == 257),
+                "\(prompt) + \(completion), \(finish)")
+    }
+
     @Test func forwardWritesHFsNumbers() throws {
         let out = try tempDir().appendingPathComponent("out.safetensors")
         let r = try llava(["forward", "--model", fx("tiny-bf16-sharded"), "--image", fx("images/chelsea.jpg"),

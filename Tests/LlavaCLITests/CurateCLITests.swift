@@ -108,6 +108,9 @@ func jobKey(_ r: RecordedRequest) -> String {
         expectCleanError(try llava(base + ["--input", input.path, "--api-key-env", "LLAVA_TEST_UNSET_KEY"]), mentioning: "LLAVA_TEST_UNSET_KEY")
         expectCleanError(try llava(base + ["--input", input.path, "--prompts", "/nonexistent-prompts"]), mentioning: "prompt folder")
         expectCleanError(try llava(base + ["--input", input.path, "--timeout=-1"]), mentioning: "--timeout")
+        for huge in ["inf", "1e30", "nan"] {   // these trapped converting to integer nanoseconds
+            expectCleanError(try llava(base + ["--input", input.path, "--timeout", huge]), mentioning: "--timeout")
+        }
         let garbage = try tempDir().appendingPathComponent("bad.jsonl")
         try "{\"id\": \"1\"}\n".write(to: garbage, atomically: true, encoding: .utf8)
         expectCleanError(try llava(base + ["--input", garbage.path]), mentioning: "bad.jsonl:1")

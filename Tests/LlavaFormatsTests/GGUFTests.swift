@@ -125,4 +125,33 @@ let ggufFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         let empty = try crafted { $0 = [] }
         #expect(throws: GGUFError.self) { try GGUFFile(path: empty) }
     }
+
+    /// A GGUF v3 file with no metadata and one tensor "t" of the given dims and ggml type, its data `data`.
+    func oneTensor(dims: [UInt64], type: UInt32, data: [UInt8]) throws -> String {
+        var b = [UInt8]("GGUF".utf8)
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
+        u32(3); u64(1); u64(0)
+        u64(1); b.append(UInt8(ascii: "t"))
+        u32(UInt32(dims.count)); dims.forEach(u64); u32(type); u64(0)
+        while b.count % 32 != 0 { b.append(0) }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("one-\(UUID().uuidString).gguf")
+        try Data(b + data).write(to: url)
+        return url.path
+    }
+
+    @Test func dimensionsWhoseProductOverflowsAreAnError() throws {
+        let fine = try oneTensor(dims: [4, 2], type: 0, data: [UInt8](repeating: 0, count: 32))
+        #expect(try GGUFFile(path: fine).tensors["t"]?.byteCount == 32)
+        // Each dimension is within the per-dimension cap (2^40); the element count 2^64 is not an Int.
+        let square = try oneTensor(dims: [1 << 32, 1 << 32], type: 0, data: [0, 0, 0, 0])
+        #expect(throws: GGUFError.corrupt(square, "tensor t dimensions [4294967296, 4294967296] overflow")) {
+            try GGUFFile(path: square)
+        }
+        // 2^62 F32 elements count fine, their bytes do not.
+        let bytes = try oneTensor(dims: [1 << 31, 1 << 31], type: 0, data: [0, 0, 0, 0])
+        #expect(throws: GGUFError.corrupt(bytes, "tensor t dimensions [2147483648, 2147483648] overflow")) {
+            try GGUFFile(path: bytes)
+        }
+    }
 }

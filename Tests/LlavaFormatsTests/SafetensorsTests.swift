@@ -78,6 +78,12 @@ func craft(_ header: String, data: [UInt8]) throws -> String {
         #expect(throws: SafetensorsError.self) { try SafetensorsFile(path: negative) }
 
         #expect(throws: FileError.notFound("/no/such/file.safetensors")) { try SafetensorsFile(path: "/no/such/file.safetensors") }
+
+        // 2^39 x 2^23 elements fit an Int, their 4-byte size does not: an error, not an overflow trap.
+        let huge = try craft(#"{"w":{"dtype":"F32","shape":[549755813888,8388608],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+        #expect(throws: SafetensorsError.badTensor(huge, "w", "shape [549755813888, 8388608] of F32 overflows")) {
+            try SafetensorsFile(path: huge)
+        }
     }
 
     @Test func truncatedRealFileIsAnError() throws {
