@@ -94,7 +94,9 @@ public final class LlavaServer: Sendable {
         }
         let req = try ChatCompletionRequest.parse(Data(body.readableBytesView))
         if let name = req.model, !name.isEmpty, name != options.modelName {
-            throw APIError.invalid("model \"\(name)\" is not served here; this server has \"\(options.modelName)\"", param: "model", code: "model_not_found")
+            // OpenAI answers a model it does not have with 404 and code model_not_found.
+            throw APIError(status: 404, message: "model \"\(name)\" is not served here; this server has "
+                           + "\"\(options.modelName)\"", param: "model", code: "model_not_found")
         }
         let urls = req.messages.flatMap(\.imageURLs)
         if !urls.isEmpty && model.vision == nil { throw APIError.invalid("this model has no vision part; it takes text only", param: "messages") }
