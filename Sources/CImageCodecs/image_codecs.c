@@ -33,7 +33,7 @@ static void jpeg_trap_message(j_common_ptr cinfo, int level) {
     }
 }
 
-int llava_decode_jpeg(const uint8_t *data, size_t length, llava_decoded_image *out) {
+int llava_decode_jpeg(const uint8_t *data, size_t length, uint64_t max_pixels, llava_decoded_image *out) {
     struct jpeg_decompress_struct cinfo;
     jpeg_trap trap;
     uint8_t *volatile pixels = NULL;
@@ -50,6 +50,14 @@ int llava_decode_jpeg(const uint8_t *data, size_t length, llava_decoded_image *o
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)length);
     jpeg_read_header(&cinfo, TRUE);
+    if ((uint64_t)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(out->message, 200, "%ux%u pixels is over the limit of %llu pixels", cinfo.image_width,
+                 cinfo.image_height, (unsigned long long)max_pixels);
+        out->width = (int)cinfo.image_width;
+        out->height = (int)cinfo.image_height;
+        jpeg_destroy_decompress(&cinfo);
+        return 2;
+    }
     if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
         cinfo.out_color_space = JCS_GRAYSCALE;
     } else if (cinfo.jpeg_color_space == JCS_YCbCr || cinfo.jpeg_color_space == JCS_RGB) {
@@ -107,7 +115,7 @@ static void png_read_memory(png_structp png, png_bytep target, png_size_t count)
     source->offset += count;
 }
 
-int llava_decode_png(const uint8_t *data, size_t length, llava_decoded_image *out) {
+int llava_decode_png(const uint8_t *data, size_t length, uint64_t max_pixels, llava_decoded_image *out) {
     memset(out, 0, sizeof(*out));
     png_source source = {data, length, 0, out->message};
     if (length < 8 || png_sig_cmp(data, 0, 8) != 0) {
@@ -132,6 +140,14 @@ int llava_decode_png(const uint8_t *data, size_t length, llava_decoded_image *ou
     png_read_info(png, info);
     png_uint_32 width = png_get_image_width(png, info);
     png_uint_32 height = png_get_image_height(png, info);
+    if ((uint64_t)width * height > max_pixels) {
+        snprintf(out->message, 200, "%ux%u pixels is over the limit of %llu pixels", (unsigned)width, (unsigned)height,
+                 (unsigned long long)max_pixels);
+        out->width = (int)width;
+        out->height = (int)height;
+        png_destroy_read_struct(&png, &info, NULL);
+        return 2;
+    }
     int color = png_get_color_type(png, info);
     int depth = png_get_bit_depth(png, info);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // transparency dropped, as PIL's convert("RGB")

@@ -20,7 +20,8 @@ enum ImageSource {
         return String(a, radix: 16) + String(b, radix: 16) + "-\(data.count)"
     }
 
-    static func load(_ url: String, index: Int, allowRemote: Bool, http: HTTPClient?) async throws -> ChatSession.Image {
+    static func load(_ url: String, index: Int, allowRemote: Bool, http: HTTPClient?,
+                     maxPixels: Int = ImageDecoder.defaultMaxPixels) async throws -> ChatSession.Image {
         let param = "image \(index + 1)"
         let data: Data
         if url.hasPrefix("data:") {
@@ -48,7 +49,8 @@ enum ImageSource {
             throw APIError.invalid("\(param): image_url must be a data: URI\(allowRemote ? " or an http(s) URL" : "")", param: "image_url")
         }
         do {
-            return ChatSession.Image(digest: digest(data), image: try ImageDecoder.decode(data: data, name: param))
+            let image = try ImageDecoder.decode(data: data, name: param, maxPixels: maxPixels)
+            return ChatSession.Image(digest: digest(data), image: image)
         } catch {
             throw APIError.invalid("\(error)", param: "image_url", code: "invalid_image")
         }

@@ -8,6 +8,7 @@ import Hummingbird
 import LlavaGeneration
 import LlavaModels
 import LlavaTokenizer
+import LlavaVision
 import Logging
 import NIOCore
 
@@ -20,6 +21,8 @@ public struct ServerOptions: Sendable {
     public var contextSize = 4096
     public var maxBodyBytes = 32 << 20
     public var allowRemoteImages = false
+    /// The most pixels an uploaded image may declare (a tiny PNG can declare gigabytes of them).
+    public var maxImagePixels = ImageDecoder.defaultMaxPixels
     public var modelName = "llava"
     public init() {}
 }
@@ -102,7 +105,8 @@ public final class LlavaServer: Sendable {
         if !urls.isEmpty && model.vision == nil { throw APIError.invalid("this model has no vision part; it takes text only", param: "messages") }
         var images: [ChatSession.Image] = []
         for (i, url) in urls.enumerated() {
-            images.append(try await ImageSource.load(url, index: i, allowRemote: options.allowRemoteImages, http: http))
+            images.append(try await ImageSource.load(url, index: i, allowRemote: options.allowRemoteImages, http: http,
+                                                     maxPixels: options.maxImagePixels))
         }
         let prompt = model.chatTemplate.render(req.messages.map { ChatMessage(role: $0.role, text: $0.text, images: $0.imageURLs.count) })
         let ids: [Int]

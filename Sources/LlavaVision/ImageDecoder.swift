@@ -10,6 +10,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case unknownFormat(String)
     case corrupt(String, String)
     case unsupported(String, String)
+    /// The header declares more pixels than allowed: (name, width, height, limit).
+    case tooLarge(String, Int, Int, Int)
 
     public var description: String {
         switch self {
@@ -17,28 +19,37 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
         case .unknownFormat(let p): return "\(p) is not a JPEG or PNG image"
         case .corrupt(let p, let why): return "corrupt image \(p): \(why)"
         case .unsupported(let p, let why): return "unsupported image \(p): \(why)"
+        case .tooLarge(let p, let w, let h, let limit):
+            return "image \(p) is \(w)x\(h) pixels, over the limit of \(limit) pixels"
         }
     }
 }
 
 public enum ImageDecoder {
-    public static func decode(path: String) throws -> RGBImage {
+    /// The most pixels an image may declare unless a caller allows more: PIL's own decompression-bomb threshold
+    /// (Image.MAX_IMAGE_PIXELS, 89,478,485: ~270 MB as 8-bit RGB). A PNG of a few KB can declare 16 GiB of pixels.
+    public static let defaultMaxPixels = 89_478_485
+
+    public static func decode(path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
         guard let data = FileManager.default.contents(atPath: path) else { throw ImageError.notFound(path) }
-        return try decode(data: data, name: path)
+        return try decode(data: data, name: path, maxPixels: maxPixels)
     }
 
-    public static func decode(data: Data, name: String = "image") throws -> RGBImage {
+    public static func decode(data: Data, name: String = "image",
+                              maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
         let bytes = [UInt8](data)
         var raw = llava_decoded_image()
+        let limit = UInt64(max(0, maxPixels))
         let status: Int32
         if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF {
-            status = bytes.withUnsafeBufferPointer { llava_decode_jpeg($0.baseAddress, $0.count, &raw) }
+            status = bytes.withUnsafeBufferPointer { llava_decode_jpeg($0.baseAddress, $0.count, limit, &raw) }
         } else if bytes.count >= 8 && bytes[0] == 0x89 && bytes[1] == 0x50 && bytes[2] == 0x4E && bytes[3] == 0x47 {
-            status = bytes.withUnsafeBufferPointer { llava_decode_png($0.baseAddress, $0.count, &raw) }
+            status = bytes.withUnsafeBufferPointer { llava_decode_png($0.baseAddress, $0.count, limit, &raw) }
         } else {
             throw ImageError.unknownFormat(name)
         }
         defer { llava_image_free(&raw) }
+        if status == 2 { throw ImageError.tooLarge(name, Int(raw.width), Int(raw.height), maxPixels) }
         if status != 0 {
             let message = withUnsafeBytes(of: raw.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             throw ImageError.corrupt(name, message.isEmpty ? "decoder failed" : message)

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import LlavaServer
+import LlavaVision
 import Logging
 
 struct ServeCommand: AsyncParsableCommand {
@@ -17,17 +18,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body, in MB.") var maxBodyMb: Int = 32
     @Option(help: "Name the model is served under (default: the model file or folder name).") var modelName: String?
     @Flag(help: "Fetch http(s) image URLs (off: only data: URIs are accepted).") var allowRemoteImages = false
+    @Option(help: "Most pixels an uploaded image may declare (PIL's decompression-bomb limit by default).")
+    var maxImagePixels: Int = ImageDecoder.defaultMaxPixels
 
     func run() async throws {
         try await runReportingErrorsAsync {
-            guard (0...65535).contains(port), parallel > 0, queue >= 0, ctxSize > 1, maxBodyMb > 0 else {
-                throw ValidationError("--port 0…65535, --parallel > 0, --queue >= 0, --ctx-size > 1, --max-body-mb > 0")
+            guard (0...65535).contains(port), parallel > 0, queue >= 0, ctxSize > 1, maxBodyMb > 0,
+                  maxImagePixels > 0 else {
+                throw ValidationError("--port 0…65535, --parallel > 0, --queue >= 0, --ctx-size > 1, "
+                                      + "--max-body-mb > 0, --max-image-pixels > 0")
             }
             let model = try modelOptions.load()
             var options = ServerOptions()
             options.host = host; options.port = port; options.apiKey = apiKey; options.parallel = parallel
             options.queueLimit = queue; options.contextSize = ctxSize; options.maxBodyBytes = maxBodyMb << 20
             options.allowRemoteImages = allowRemoteImages
+            options.maxImagePixels = maxImagePixels
             options.modelName = modelName ?? URL(fileURLWithPath: modelOptions.model).deletingPathExtension().lastPathComponent
             let server = LlavaServer(model: model, options: options)
             let name = options.modelName, host = self.host

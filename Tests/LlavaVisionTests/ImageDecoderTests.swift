@@ -61,4 +61,40 @@ let imageNames = ["astronaut-16.png", "astronaut.png", "camera-16.png", "camera-
         let path = try temp([0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x41, count: 200), "jpg")
         #expect(throws: ImageError.self) { try ImageDecoder.decode(path: path) }
     }
+
+    /// A PNG declaring width x height (8-bit RGB) with correct CRCs: IHDR, one small IDAT of zeros (deflate), IEND;
+    /// the few hundred bytes a decompression bomb is (its IDAT would inflate to the declared size).
+    static func pngBomb(width: UInt32, height: UInt32) -> [UInt8] {
+        func be(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(v >> (24 - 8 * UInt32($0)) & 0xFF) } }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            var crc: UInt32 = 0xFFFF_FFFF   // CRC-32 (IEEE), bit by bit
+            for byte in body {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            return be(UInt32(data.count)) + body + be(~crc)
+        }
+        let zeros: [UInt8] = [0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]   // zlib of one 0 byte
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        return signature + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0]) + chunk("IDAT", zeros)
+            + chunk("IEND", [])
+    }
+
+    @Test func imagesDeclaringTooManyPixelsAreRefusedBeforeDecoding() throws {
+        // 100000 x 100000 RGB would take 30 GB: refused from the header, by the default limit (PIL's).
+        let bomb = Data(Self.pngBomb(width: 100_000, height: 100_000))
+        #expect(throws: ImageError.tooLarge("bomb", 100_000, 100_000, ImageDecoder.defaultMaxPixels)) {
+            try ImageDecoder.decode(data: bomb, name: "bomb")
+        }
+        // A real 20 x 10 image in both formats: within a 200-pixel limit it decodes, under it it is refused.
+        let small = RGBImage(width: 20, height: 10, pixels: (0..<600).map { UInt8($0 % 251) })
+        for format in [ImageFileFormat.png, .jpeg] {
+            let data = try ImageEncoder.encode(small, format: format)
+            #expect(try ImageDecoder.decode(data: data, maxPixels: 200).width == 20)
+            #expect(throws: ImageError.tooLarge("x", 20, 10, 199)) {
+                try ImageDecoder.decode(data: data, name: "x", maxPixels: 199)
+            }
+        }
+    }
 }

@@ -19,9 +19,10 @@ typedef struct {
     char message[200];   // the library's own error text when the call fails
 } llava_decoded_image;
 
-// Returns 0 on success, non-zero on failure with `message` set.
-int llava_decode_jpeg(const uint8_t *data, size_t length, llava_decoded_image *out);
-int llava_decode_png(const uint8_t *data, size_t length, llava_decoded_image *out);
+// Returns 0 on success, non-zero on failure with `message` set. An image whose header declares more than
+// max_pixels pixels is refused before any pixel memory is taken (a few bytes of PNG can declare gigabytes).
+int llava_decode_jpeg(const uint8_t *data, size_t length, uint64_t max_pixels, llava_decoded_image *out);
+int llava_decode_png(const uint8_t *data, size_t length, uint64_t max_pixels, llava_decoded_image *out);
 void llava_image_free(llava_decoded_image *image);
 
 // Encoders for 8-bit RGB, rows packed. On success *out holds a malloc'd file image (free with llava_buffer_free)
