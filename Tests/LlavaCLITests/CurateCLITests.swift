@@ -66,7 +66,15 @@ func jobKey(_ r: RecordedRequest) -> String {
         let killed = try tempDir().appendingPathComponent("killed")
         let journal = killed.appendingPathComponent("journal.jsonl")
         let first = try RunningLlava(args(killed))
+        // A deadline, so a run that never journals fails the test instead of hanging CI (the whole run above took
+        // a few seconds).
+        let deadline = Date().addingTimeInterval(120)
         while ((try? String(contentsOf: journal, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 7 {
+            guard Date() < deadline else {
+                kill(first.process.processIdentifier, SIGKILL)
+                Issue.record("no 7 journal lines within 120 s")
+                return
+            }
             try await Task.sleep(nanoseconds: 10_000_000)
         }
         kill(first.process.processIdentifier, SIGKILL)
