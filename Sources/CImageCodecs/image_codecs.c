@@ -33,6 +33,16 @@ static void jpeg_trap_message(j_common_ptr cinfo, int level) {
     }
 }
 
+// Whether a header's width x height is over max_pixels; if so `out` says so (size, limit) for the caller's error.
+static int over_pixel_limit(uint64_t width, uint64_t height, uint64_t max_pixels, llava_decoded_image *out) {
+    if (width * height <= max_pixels) return 0;
+    snprintf(out->message, 200, "%llux%llu pixels is over the limit of %llu pixels", (unsigned long long)width,
+             (unsigned long long)height, (unsigned long long)max_pixels);
+    out->width = (int)width;
+    out->height = (int)height;
+    return 1;
+}
+
 int llava_decode_jpeg(const uint8_t *data, size_t length, uint64_t max_pixels, llava_decoded_image *out) {
     struct jpeg_decompress_struct cinfo;
     jpeg_trap trap;
@@ -50,11 +60,7 @@ int llava_decode_jpeg(const uint8_t *data, size_t length, uint64_t max_pixels, l
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)length);
     jpeg_read_header(&cinfo, TRUE);
-    if ((uint64_t)cinfo.image_width * cinfo.image_height > max_pixels) {
-        snprintf(out->message, 200, "%ux%u pixels is over the limit of %llu pixels", cinfo.image_width,
-                 cinfo.image_height, (unsigned long long)max_pixels);
-        out->width = (int)cinfo.image_width;
-        out->height = (int)cinfo.image_height;
+    if (over_pixel_limit(cinfo.image_width, cinfo.image_height, max_pixels, out)) {
         jpeg_destroy_decompress(&cinfo);
         return 2;
     }
@@ -140,11 +146,7 @@ int llava_decode_png(const uint8_t *data, size_t length, uint64_t max_pixels, ll
     png_read_info(png, info);
     png_uint_32 width = png_get_image_width(png, info);
     png_uint_32 height = png_get_image_height(png, info);
-    if ((uint64_t)width * height > max_pixels) {
-        snprintf(out->message, 200, "%ux%u pixels is over the limit of %llu pixels", (unsigned)width, (unsigned)height,
-                 (unsigned long long)max_pixels);
-        out->width = (int)width;
-        out->height = (int)height;
+    if (over_pixel_limit(width, height, max_pixels, out)) {
         png_destroy_read_struct(&png, &info, NULL);
         return 2;
     }

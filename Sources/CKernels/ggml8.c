@@ -106,10 +106,9 @@ G8_FN void llava_g8_softmax(float *row, int n) {
     float m = -INFINITY;
     for (int i = 0; i < n; i++) if (row[i] > m) m = row[i];
     const double sum = llava_g8_soft_max_sum(row, row, n, m);
-    int i = 0;
     const float inv = (float)(1.0 / sum);
     const __m256 vinv = _mm256_set1_ps(inv);
-    i = 0;
+    int i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_loadu_ps(row + i), vinv));
     for (; i < n; i++) row[i] *= inv;
 }

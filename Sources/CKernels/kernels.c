@@ -462,7 +462,6 @@ SIMD512_FN static void softmax_512(float *row, int n) {
     m = _mm512_reduce_max_ps(mx);
     for (; i < n; i++) if (row[i] > m) m = row[i];
     const double sum = soft_max_sum_512(row, row, n, m);
-    i = 0;
     const __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
     i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), inv));

@@ -12,41 +12,10 @@ import LlavaTensor
 import Testing
 
 @Suite struct FlashAttentionParityTests {
-    static func cases(_ file: String) -> [(prompt: [Int], greedy: [Int])] {
-        let url = Fixtures.root.appendingPathComponent("llamacpp/" + file)
-        guard let d = FileManager.default.contents(atPath: url.path), let j = try? JSONValue.parse(d) else { return [] }
-        return (j["cases"]?.array ?? []).map {
-            ($0["prompt_tokens"]?.array?.compactMap(\.int) ?? [], $0["greedy"]?.array?.compactMap(\.int) ?? [])
-        }
-    }
-
-    static func file(_ name: String, _ level: CPULevel, long: Bool = false) -> String {
-        name + (long ? "-long" : "") + (level == .avx2 || level == .avxvnni ? "-avx2" : "") + "-fa.json"
-    }
-
-    /// Greedy tokens of `path` with flash attention on, against the fixture, at every level this CPU executes.
-    /// The long prompts (64 to 300 tokens, continued past 256 cells) take llama.cpp's tiled and split-KV kernels.
+    /// llama.cpp -fa on tokens (short prompts) or logits (long: 64 to 300 tokens, continued past 256 cells, where
+    /// llama.cpp's tiled and split-KV kernels run) of `path`, at every level this CPU executes.
     static func check(_ path: String, name: String, long: Bool = false) throws {
-        for level in CPULevel.executable {
-            try CPULevel.with(level) {
-                let model = try CheckpointLoader.loadGGUF(model: path, mmproj: nil)
-                #expect(model.language.flashAttention == .on)   // the default, as llama.cpp's -fa auto on a CPU
-                model.language.flashAttentionSplits = 2   // the fixtures' n_threads
-                if long {
-                    let cases = LongPromptCase.load(file(name, level, long: true))
-                    #expect(cases.count == 4, "\(file(name, level, long: true))")
-                    for (i, c) in cases.enumerated() { try c.check(model, "\(name) at \(level), long prompt \(i)") }
-                    return
-                }
-                let cases = Self.cases(file(name, level))
-                #expect(cases.count == 7, "\(file(name, level))")
-                for (i, c) in cases.enumerated() {
-                    let r = try Generator(model: model).generate(ids: c.prompt, imageFeatures: [],
-                                                                 options: GenerationOptions(maxTokens: c.greedy.count))
-                    #expect(r.tokenIds == c.greedy, "\(name) at \(level), prompt \(i)")
-                }
-            }
-        }
+        try LlamaCppConversionTests.check(path, name: name, long: long, portable: true, flash: .on)
     }
 
     @Test func kernelChoice() {
@@ -62,7 +31,7 @@ import Testing
     @Test func fixturesDifferFromFlashAttentionOff() {
         // Flash attention changes llama.cpp's own tokens (so the mode is worth matching): 4 of 7 prompts on the
         // AVX-512 build.
-        let on = Self.cases("smollm2-fa.json"), off = Self.cases("smollm2.json")
+        let on = LlamaCppConversionTests.cases("smollm2-fa.json"), off = LlamaCppConversionTests.cases("smollm2.json")
         #expect(on.count == 7 && off.count == 7)
         #expect(zip(on, off).filter { $0.greedy != $1.greedy }.count == 4)
     }
@@ -70,6 +39,8 @@ import Testing
     @Test("SmolLM2 Q4_1 with flash attention: llama.cpp's greedy tokens at every level")
     func smollm2() throws {
         try #require(FileManager.default.fileExists(atPath: smolPath), "run scripts/fetch-test-models.sh")
+        // On unless asked otherwise, as llama.cpp's -fa auto on a CPU.
+        #expect(try CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil).language.flashAttention == .on)
         try Self.check(smolPath, name: "smollm2")
     }
 

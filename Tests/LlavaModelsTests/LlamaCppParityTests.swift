@@ -145,13 +145,17 @@ func flashOff(_ model: LlavaModel) -> LlavaModel {
         }
     }
 
-    /// llama.cpp -fa off tokens of a GGUF at each level (portable too when `portable`): the short prompts, or the
-    /// long ones (64 to 300 tokens, decoded past 256 cells, where llama.cpp's KV view grows to 512).
-    static func check(_ path: String, name: String, long: Bool, portable: Bool) throws {
+    /// llama.cpp's tokens of a GGUF in one attention mode (-fa on: files ending -fa.json) at each level (portable
+    /// too when `portable`): the short prompts, or the long ones (64 to 300 tokens, decoded past 256 cells, where
+    /// llama.cpp's KV view grows to 512), whose logits must be llama.cpp's to the bit.
+    static func check(_ path: String, name: String, long: Bool, portable: Bool, flash: FlashAttention = .off) throws {
         for level in CPULevel.executable where portable || level != .portable {
             try CPULevel.with(level) {
-                let model = flashOff(try CheckpointLoader.loadGGUF(model: path, mmproj: nil))
-                let file = name + (long ? "-long" : "") + (level == .avx512 || level == .portable ? "" : "-avx2") + ".json"
+                let model = try CheckpointLoader.loadGGUF(model: path, mmproj: nil)
+                model.language.flashAttention = flash
+                model.language.flashAttentionSplits = 2   // the fixtures' n_threads (split-KV flash attention)
+                let file = name + (long ? "-long" : "") + (level == .avx512 || level == .portable ? "" : "-avx2")
+                    + (flash == .on ? "-fa" : "") + ".json"
                 if long {
                     let cases = LongPromptCase.load(file)
                     #expect(cases.count == 4, "\(file)")
