@@ -152,8 +152,12 @@ int llava_decode_png(const uint8_t *data, size_t length, uint64_t max_pixels, ll
     }
     int color = png_get_color_type(png, info);
     int depth = png_get_bit_depth(png, info);
-    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // transparency dropped, as PIL's convert("RGB")
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    // A tRNS chunk becomes an alpha channel (the caller keeps RGB as PIL's convert("RGB") and the alpha beside it).
+    // 16-bit gray and RGB with a tRNS key are left opaque (not checked against PIL: no fixture has one).
+    if (png_get_valid(png, info, PNG_INFO_tRNS) && (color == PNG_COLOR_TYPE_PALETTE || depth <= 8))
+        png_set_tRNS_to_alpha(png);
     if (png_get_interlace_type(png, info) != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
     png_read_update_info(png, info);
     int channels = png_get_channels(png, info);

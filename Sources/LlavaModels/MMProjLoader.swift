@@ -91,6 +91,7 @@ public enum MMProjLoader {
         let projector = try Projector(linears: linears, activation: linears.count > 1 ? act : nil)
 
         var improc = ImageProcessorConfig()
+        improc.compositeAlpha = false   // mtmd decodes with stb_image asking for 3 channels: alpha dropped
         improc.size = .shortestEdge(config.imageSize)
         improc.cropHeight = config.imageSize
         improc.cropWidth = config.imageSize

@@ -90,6 +90,7 @@ extension CheckpointLoader {
             improc.size = .shortestEdge(vision.imageSize); improc.cropHeight = vision.imageSize; improc.cropWidth = vision.imageSize
         }
         improc.doPad = json["image_aspect_ratio"]?.string == "pad"
+        improc.compositeAlpha = false   // the release's loader: Image.open(f).convert("RGB"), alpha dropped
         let part = VisionPart(tower: tower, projector: projector, processor: CLIPImageProcessor(config: improc),
                               featureLayers: [layer], featureSelect: select)
         return LlavaModel(language: language, vision: part, tokenizer: tokenizer,

@@ -1,5 +1,6 @@
 // The CLIP / LLaVA image processor as HF transformers' PIL backend runs it
-// (LlavaImageProcessorPil, CLIPImageProcessor): optional pad-to-square with the mean colour
+// (LlavaImageProcessorPil, CLIPImageProcessor): transparency composited over white (convert_to_rgb; the GGUF and
+// original-release loaders turn that off, as their references drop alpha), optional pad-to-square with the mean colour
 // (LLaVA-1.5's "pad" mode), shortest-edge resize with PIL bicubic, centre crop, rescale
 // (in double, then float32), normalise (in float32). Output is [3, H, W] float32, channels first.
 import Foundation
@@ -23,6 +24,9 @@ public struct ImageProcessorConfig: Sendable, Equatable {
     public var std: [Float] = [0.26862954, 0.26130258, 0.27577711]
     public var doPad = false
     public var resample: ResampleFilter = .bicubic
+    /// HF's `do_convert_rgb`: an image with transparency is composited over opaque white first. llama.cpp's mtmd
+    /// (stb_image, 3 channels) and the original LLaVA (PIL convert("RGB")) drop alpha instead: false for them.
+    public var compositeAlpha = true
 
     public init() {}
 
@@ -48,6 +52,7 @@ public struct ImageProcessorConfig: Sendable, Equatable {
         if let s = json["image_std"]?.array { std = s.compactMap { $0.double.map(Float.init) } }
         guard mean.count == 3, std.count == 3 else { throw ImageProcessorError.badConfig("image_mean/image_std need 3 values") }
         doPad = json["do_pad"]?.bool ?? false
+        compositeAlpha = json["do_convert_rgb"]?.bool ?? true
         if let r = json["resample"]?.int {
             guard let f = ResampleFilter(rawValue: r) else { throw ImageProcessorError.badConfig("resample \(r)") }
             resample = f
@@ -76,7 +81,7 @@ public struct CLIPImageProcessor: Sendable {
 
     /// [3, H, W]
     public func process(_ input: RGBImage) -> Tensor {
-        var image = input
+        var image = config.compositeAlpha ? input.compositedOverWhite() : input
         if config.doPad { image = padToSquare(image) }
         if config.doResize { image = resize(image) }
         var chw = toChannelsFirst(image)  // [3, h, w] bytes as float (0...255)

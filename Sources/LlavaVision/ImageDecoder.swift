@@ -1,7 +1,9 @@
 // JPEG and PNG files to RGB exactly as PIL's Image.open(...).convert("RGB") gives them:
 // JPEG through libjpeg-turbo (islow DCT, fancy upsampling), PNG through libpng; gray is replicated,
 // alpha is dropped (not composited), palette is looked up, 16-bit RGB keeps the high byte and
-// 16-bit gray (one channel) is clipped to 255 (PIL's I;16 -> L conversion).
+// 16-bit gray (one channel) is clipped to 255 (PIL's I;16 -> L conversion). Transparency — an alpha channel, or a
+// tRNS chunk on palette, gray or RGB (8-bit) — is kept beside the pixels as `RGBImage.alpha`: whether it is
+// composited is the model's processor's choice (HF composites over white, mtmd and the original LLaVA do not).
 import CImageCodecs
 import Foundation
 
@@ -58,6 +60,7 @@ public enum ImageDecoder {
         guard w > 0, h > 0, let src = raw.pixels else { throw ImageError.corrupt(name, "empty image") }
         var out = [UInt8](repeating: 0, count: w * h * 3)
         let n = w * h
+        var alpha: [UInt8]? = nil
         // One sample as PIL would reduce it to 8 bits: high byte for colour, clip for 16-bit gray.
         func sample(_ i: Int, gray16: Bool) -> UInt8 {
             if bps == 1 { return src[i] }
@@ -70,13 +73,15 @@ public enum ImageDecoder {
                 let g = sample(p * c, gray16: c == 1)
                 out[3 * p] = g; out[3 * p + 1] = g; out[3 * p + 2] = g
             }
+            if c == 2 { alpha = (0..<n).map { sample($0 * 2 + 1, gray16: false) } }
         case 3, 4:
             for p in 0..<n {
                 for k in 0..<3 { out[3 * p + k] = sample(p * c + k, gray16: false) }
             }
+            if c == 4 { alpha = (0..<n).map { sample($0 * 4 + 3, gray16: false) } }
         default:
             throw ImageError.unsupported(name, "\(c) channels")
         }
-        return RGBImage(width: w, height: h, pixels: out)
+        return RGBImage(width: w, height: h, pixels: out, alpha: alpha)
     }
 }
