@@ -76,12 +76,11 @@ struct SmolLlavaCLITests {
         let slice = dir.appendingPathComponent("slice.jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: slice, atomically: true, encoding: .utf8)
         let answers = dir.appendingPathComponent("answers.jsonl").path
-        let start = Date()
+        // No wall-clock bound here: speed lives in the benchmarks (Benchmarks/smol_llava_speed.py), not in a test
+        // that fails on a slower CPU.
         let a = try llava(["eval", "answer", "--model", model, "--questions", slice.path, "--images", world + "/images",
                            "--output", answers, "--max-tokens", "8"])
-        let seconds = Date().timeIntervalSince(start)
         #expect(a.status == 0, "\(a.stderr)")
-        #expect(seconds < 120, "50 answers took \(Int(seconds)) s")
         let r = try llava(["eval", "accuracy", "--questions", slice.path, "--answers", answers, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let groups = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: Any]]
