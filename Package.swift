@@ -55,6 +55,7 @@ let package = Package(
         .target(name: "LlavaServer", dependencies: [
             "LlavaModels", "LlavaGeneration",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

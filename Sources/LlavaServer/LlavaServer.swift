@@ -5,6 +5,7 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import LlavaGeneration
 import LlavaModels
 import LlavaTokenizer
@@ -56,7 +57,7 @@ public final class LlavaServer: Sendable {
 
     /// The Hummingbird application; `onServerRunning` gets the bound port (useful with port 0).
     public func application(logger: Logger? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: ConnectionContext.self)
         router.get("/health") { _, _ in
             let s = await self.pool.stats()
             return jsonResponse(["status": "ok", "model": self.options.modelName, "slots_idle": s.idle, "slots_busy": s.busy,
@@ -67,8 +68,10 @@ public final class LlavaServer: Sendable {
             return jsonResponse(["object": "list", "data": [["id": self.options.modelName, "object": "model",
                                                              "created": self.created, "owned_by": "swift-llava"]]])
         }
-        router.post("/v1/chat/completions") { request, _ in
-            do { return try await self.chatCompletions(request) } catch let error as APIError { return error.response }
+        router.post("/v1/chat/completions") { request, context in
+            do { return try await self.chatCompletions(request, connection: context.channel) } catch let error as APIError {
+                return error.response
+            }
         }
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
@@ -76,7 +79,11 @@ public final class LlavaServer: Sendable {
         }
         var quiet = Logger(label: "llava-serve")
         quiet.logLevel = .warning
-        return Application(router: router, configuration: .init(address: .hostname(options.host, port: options.port), serverName: "swift-llava"),
+        // Each connection gets its own ClientGoneHandler (the closure runs once per connection).
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ClientGoneHandler()])
+        return Application(router: router, server: .http1(configuration: http1),
+                           configuration: .init(address: .hostname(options.host, port: options.port),
+                                                serverName: "swift-llava"),
                            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
                            logger: logger ?? quiet)
     }
@@ -89,7 +96,7 @@ public final class LlavaServer: Sendable {
         return nil
     }
 
-    func chatCompletions(_ request: Request) async throws -> Response {
+    func chatCompletions(_ request: Request, connection: (any Channel)? = nil) async throws -> Response {
         if let denied = unauthorised(request) { throw denied }
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: options.maxBodyBytes) } catch is NIOTooManyBytesError {
@@ -120,7 +127,7 @@ public final class LlavaServer: Sendable {
         let slot = try await pool.acquire(ids: ids, images: images)
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         return req.stream ? stream(slot: slot, ids: ids, images: images, generation: generation, id: id, includeUsage: req.includeUsageInStream)
-            : try await complete(slot: slot, ids: ids, images: images, generation: generation, id: id)
+            : try await complete(slot: slot, ids: ids, images: images, generation: generation, id: id, connection: connection)
     }
 
     func usage(_ r: GenerationResult) -> [String: Any] {
@@ -128,16 +135,30 @@ public final class LlavaServer: Sendable {
          "prompt_tokens_details": ["cached_tokens": r.cachedTokens]]
     }
 
-    func complete(slot: SlotPool.Slot, ids: [Int], images: [ChatSession.Image], generation: GenerationOptions, id: String) async throws -> Response {
+    func complete(slot: SlotPool.Slot, ids: [Int], images: [ChatSession.Image], generation: GenerationOptions, id: String,
+                  connection: (any Channel)? = nil) async throws -> Response {
         let flag = CancelFlag()
+        // Nothing is written before the answer is whole, so a client that leaves is seen only by its connection:
+        // its FIN (ClientGoneHandler) or the connection closing, checked at every token; it stops there and frees
+        // the slot.
+        let client = try? await connection?.pipeline.handler(type: ClientGoneHandler.self).get()
+        let stopped = CancelFlag()
+        let gone: @Sendable () -> Bool = {
+            let left = client?.gone.isSet == true || connection.map({ !$0.isActive }) == true
+            guard flag.isSet || left else { return false }
+            stopped.set()
+            return true
+        }
         let outcome: Result<GenerationResult, Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 slot.queue.async {
-                    continuation.resume(returning: Result { try slot.session.generate(ids: ids, images: images, options: generation, shouldStop: { flag.isSet }) })
+                    continuation.resume(returning: Result {
+                        try slot.session.generate(ids: ids, images: images, options: generation, shouldStop: gone)
+                    })
                 }
             }
         } onCancel: { flag.set() }
-        await pool.release(slot, cancelled: flag.isSet)
+        await pool.release(slot, cancelled: stopped.isSet)
         let r: GenerationResult
         switch outcome {
         case .success(let value): r = value
@@ -203,5 +224,17 @@ public final class LlavaServer: Sendable {
                 throw error
             }
         })
+    }
+}
+
+/// The request context of the server's routes: Hummingbird's basic one plus the connection, whose state is how a
+/// client that left before the response head is noticed while its answer is being computed.
+public struct ConnectionContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }

@@ -235,16 +235,53 @@ func userMessage(_ text: String, image: String? = nil) throws -> [String: Any] {
         // The streaming client leaves; its slot comes back without the 2000 tokens being generated.
         try await h.http.shutdown()
         let probe = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        var health: [String: Any] = [:]
-        for _ in 0..<500 {
-            let res = try await probe.execute(HTTPClientRequest(url: "http://127.0.0.1:\(h.port)/health"), timeout: .seconds(10))
-            health = (try? JSONSerialization.jsonObject(with: Data(String(buffer: try await res.body.collect(upTo: 1 << 20)).utf8)) as? [String: Any]) ?? [:]
-            if (health["slots_idle"] as? Int) == 1 { break }
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        let health = try await idleHealth(probe, port: h.port)
         #expect((health["slots_idle"] as? Int) == 1 && (health["cancelled"] as? Int) == 1, "\(health)")
         try await probe.shutdown()
         await h.group.triggerGracefulShutdown()
         _ = try? await h.task.value
     }
+
+    @Test func aClientGoneBeforeTheResponseHeadFreesItsSlot() async throws {
+        // A plain (not streamed) answer writes nothing until it is whole: the server must notice the closed
+        // connection itself. 2000 tokens of SmolLM2 take ~10 s here; the client gives up after 0.5 s.
+        let smol = try CheckpointLoader.loadGGUF(model: smolPath, mmproj: nil, template: nil)
+        let h = try await Harness(model: smol) { $0.parallel = 1; $0.queueLimit = 0; $0.modelName = "smol" }
+        var r = HTTPClientRequest(url: "http://127.0.0.1:\(h.port)/v1/chat/completions")
+        r.method = .POST
+        r.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: [
+            "messages": [["role": "user", "content": "Tell me a very long story."]], "max_tokens": 2000,
+            "temperature": 1, "seed": 1])))
+        let started = Date()
+        await #expect(throws: (any Error).self) { _ = try await h.http.execute(r, timeout: .milliseconds(500)) }
+        try await h.http.shutdown()   // and its connection with it
+        let probe = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        let health = try await idleHealth(probe, port: h.port)
+        let freedAfter = Date().timeIntervalSince(started)
+        #expect((health["slots_idle"] as? Int) == 1 && (health["cancelled"] as? Int) == 1, "\(health)")
+        #expect(freedAfter < 4, "the slot came back after \(freedAfter) s: the 2000 tokens were generated")
+        // The slot serves the next client.
+        var q = HTTPClientRequest(url: "http://127.0.0.1:\(h.port)/v1/chat/completions")
+        q.method = .POST
+        q.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: [
+            "messages": [["role": "user", "content": "hi"]], "max_tokens": 2])))
+        let next = try await probe.execute(q, timeout: .seconds(30))
+        #expect(next.status == .ok)
+        try await probe.shutdown()
+        await h.group.triggerGracefulShutdown()
+        _ = try? await h.task.value
+    }
+}
+
+/// Polls /health until the one slot is idle (at most ~5 s); returns the last health JSON.
+func idleHealth(_ probe: HTTPClient, port: Int) async throws -> [String: Any] {
+    var health: [String: Any] = [:]
+    for _ in 0..<500 {
+        let res = try await probe.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(10))
+        let body = String(buffer: try await res.body.collect(upTo: 1 << 20))
+        health = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+        if (health["slots_idle"] as? Int) == 1 { break }
+        try await Task.sleep(nanoseconds: 10_000_000)
+    }
+    return health
 }
