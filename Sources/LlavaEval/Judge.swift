@@ -141,6 +141,26 @@ public enum Judge {
                 progress(state)
             }
         }
+        if pending == 0 { try putInQuestionOrder(log, questions: jobs.map { $0.0.id }) }
         return JudgeOutcome(reviews: try Review.load(output).sorted { $0.id < $1.id }, pending: pending)
+    }
+
+    /// Reviews are appended as replies arrive, in an order that depends on timing; once every question is reviewed
+    /// the file is rewritten in question order (under a temporary name, then renamed), so a run that was killed and
+    /// resumed ends with the same bytes as one that was not. Lines of questions not in this run keep their place
+    /// after the others. The log is not appended to afterwards.
+    static func putInQuestionOrder(_ log: AppendLog, questions: [QuestionID]) throws {
+        var rank: [QuestionID: Int] = [:]
+        for (i, id) in questions.enumerated() where rank[id] == nil { rank[id] = i }
+        let ranked = log.lines.enumerated().map { index, line -> (Int, Int, Data) in
+            let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any]
+            let id = o.flatMap { QuestionID(json: $0["question_id"]) }
+            return (id.flatMap { rank[$0] } ?? questions.count, index, line)
+        }
+        let sorted = ranked.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        guard sorted.map({ $0.1 }) != Array(0..<ranked.count) else { return }
+        var data = Data()
+        for (_, _, line) in sorted { data.append(line); data.append(UInt8(ascii: "\n")) }
+        try data.write(to: log.url, options: .atomic)
     }
 }

@@ -7,7 +7,7 @@ import LlavaGeneration
 import LlavaVision
 import NIOCore
 
-enum ImageSource {
+public enum ImageSource {
     static let maxImageBytes = 32 << 20
 
     /// FNV-1a over the bytes, twice with different offsets, and the length: equal pictures, equal digests.
@@ -25,13 +25,7 @@ enum ImageSource {
         let param = "image \(index + 1)"
         let data: Data
         if url.hasPrefix("data:") {
-            guard let comma = url.firstIndex(of: ","), url[..<comma].hasSuffix(";base64") else {
-                throw APIError.invalid("\(param): a data URI must be base64 (data:image/png;base64,...)", param: "image_url")
-            }
-            guard let decoded = Data(base64Encoded: String(url[url.index(after: comma)...]), options: .ignoreUnknownCharacters) else {
-                throw APIError.invalid("\(param): the base64 data does not decode", param: "image_url")
-            }
-            data = decoded
+            return try decodeDataURI(url, index: index, maxPixels: maxPixels)
         } else if url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://") {
             guard allowRemote, let http else {
                 throw APIError.invalid("\(param): image URLs are not fetched by this server (start it with --allow-remote-images); send the image as a data: URI",
@@ -48,6 +42,24 @@ enum ImageSource {
         } else {
             throw APIError.invalid("\(param): image_url must be a data: URI\(allowRemote ? " or an http(s) URL" : "")", param: "image_url")
         }
+        return try decode(data, param: param, maxPixels: maxPixels)
+    }
+
+    /// A `data:` URI's image (base64 JPEG or PNG): what a request carries inline, decoded or refused with an APIError.
+    public static func decodeDataURI(_ url: String, index: Int,
+                                     maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> ChatSession.Image {
+        let param = "image \(index + 1)"
+        guard let comma = url.firstIndex(of: ","), url[..<comma].hasSuffix(";base64") else {
+            throw APIError.invalid("\(param): a data URI must be base64 (data:image/png;base64,...)", param: "image_url")
+        }
+        guard let data = Data(base64Encoded: String(url[url.index(after: comma)...]), options: .ignoreUnknownCharacters)
+        else {
+            throw APIError.invalid("\(param): the base64 data does not decode", param: "image_url")
+        }
+        return try decode(data, param: param, maxPixels: maxPixels)
+    }
+
+    static func decode(_ data: Data, param: String, maxPixels: Int) throws -> ChatSession.Image {
         do {
             let image = try ImageDecoder.decode(data: data, name: param, maxPixels: maxPixels)
             return ChatSession.Image(digest: digest(data), image: image)

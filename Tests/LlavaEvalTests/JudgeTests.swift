@@ -63,6 +63,12 @@ func writeLines(_ objects: [[String: Any]], to url: URL) throws {
         #expect(byID[.int(2)]?.status == .failed && byID[.int(2)]?.attempts == 3 && byID[.int(2)]?.content == "I cannot decide.")
         #expect(byID[.int(3)]?.model == 5 && byID[.int(3)]?.attempts == 2)
         #expect(await server.log.requests.count == 1 + 2 + 3 + 2 + 1 + 1)
+        // Replies came back out of order (retries, a 503 and its back-off); the finished file is in question order,
+        // so a killed and resumed run ends with the same bytes as this one.
+        let order = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { line in
+            (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["question_id"] as? Int
+        }
+        #expect(order == [0, 1, 2, 3, 4, 5])
 
         // The judge saw the context (captions, then boxes), the question, the reference first and ours second.
         let seen = try #require(await server.log.requests.first { $0.request.key.contains("Q-plain\n") }?.request.key)
