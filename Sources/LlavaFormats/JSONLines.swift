@@ -73,8 +73,17 @@ public final class AppendLog: @unchecked Sendable {   // used from one actor or 
                     throw JSONLinesError(path: url.path, line: nil, reason: "cannot cut its unfinished last line: \(error.localizedDescription)")
                 }
             }
-        } else if !fm.createFile(atPath: url.path, contents: nil) {
-            throw JSONLinesError(path: url.path, line: nil, reason: "cannot create")
+        } else {
+            // A new log in a folder that does not exist yet gets the folder, as curation's output folder does.
+            do {
+                try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            } catch {
+                throw JSONLinesError(path: url.path, line: nil,
+                                     reason: "cannot create its folder: \(error.localizedDescription)")
+            }
+            guard fm.createFile(atPath: url.path, contents: nil) else {
+                throw JSONLinesError(path: url.path, line: nil, reason: "cannot create")
+            }
         }
         lines = complete
         do {

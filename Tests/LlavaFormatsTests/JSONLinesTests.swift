@@ -39,4 +39,21 @@ import Testing
         try log.append(Data("{\"n\": 3}".utf8))
         #expect(try String(contentsOf: url, encoding: .utf8) == "{\"n\": 1}\n{\"n\": 2}\n{\"n\": 3}\n")
     }
+
+    @Test func appendLogMakesItsFolderOrNamesWhyNot() throws {
+        let url = try temp().deletingLastPathComponent().appendingPathComponent("new/deeper/reviews.jsonl")
+        let log = try AppendLog(url: url)
+        try log.append(Data("{\"n\": 1}".utf8))
+        #expect(try String(contentsOf: url, encoding: .utf8) == "{\"n\": 1}\n")
+        // A regular file where the folder should be: a typed error naming the log, not a trap.
+        let blocked = try temp()
+        try Data().write(to: blocked)
+        let inside = blocked.appendingPathComponent("reviews.jsonl")
+        #expect {
+            try AppendLog(url: inside)
+        } throws: { error in
+            (error as? JSONLinesError)?.path == inside.path
+                && "\(error)".contains("cannot create its folder")
+        }
+    }
 }
