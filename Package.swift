@@ -1,5 +1,6 @@
 // swift-tools-version: 6.0
 // swift-llava: LLaVA (CLIP ViT + projector + LLaMA) in Swift, on a plain CPU.
+import Foundation
 import PackageDescription
 
 #if os(macOS)
@@ -98,3 +99,20 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer harness (Fuzz/LlavaFuzz): part of the package only when scripts/sanitize.sh (address) and
+// scripts/fuzz.sh build with LLAVA_FUZZ=1, never in a plain build or a product. Every module is compiled there with
+// AddressSanitizer and libFuzzer's coverage; the harness alone links libFuzzer, its no-main archive (the script
+// finds it in the toolchain: LLAVA_FUZZ_RUNTIME), and enters it from its Swift main.
+let fuzzEnvironment = ProcessInfo.processInfo.environment
+if fuzzEnvironment["LLAVA_FUZZ"] == "1" {
+    let runtime = fuzzEnvironment["LLAVA_FUZZ_RUNTIME"].map { ["-Xlinker", $0] } ?? []
+    package.targets += [
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver", linkerSettings: [.unsafeFlags(runtime)]),
+        .executableTarget(
+            name: "LlavaFuzz",
+            dependencies: ["CFuzzDriver", "LlavaFormats", "LlavaTokenizer", "LlavaVision", "LlavaServer",
+                           "LlavaCuration", "LlavaEval"],
+            path: "Fuzz/LlavaFuzz"),
+    ]
+}

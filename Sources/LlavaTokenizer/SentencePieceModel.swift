@@ -20,7 +20,7 @@ public enum SentencePieceModel {
                     switch (f, w) {
                     case (1, 2): piece = String(decoding: try p.lengthDelimited(), as: UTF8.self)
                     case (2, 5): score = Float(bitPattern: try p.fixed32())
-                    case (3, 0): type = GGUFTokenType(rawValue: Int(try p.varint())) ?? .normal
+                    case (3, 0): type = GGUFTokenType(rawValue: Int(Int32(truncatingIfNeeded: try p.varint()))) ?? .normal
                     default: try p.skip(w)
                     }
                 }

@@ -53,5 +53,22 @@ import Testing
         try Data([0x0A, 0xFF, 0xFF, 0x01]).write(to: url)
         #expect(throws: TokenizerError.self) { try SentencePieceModel.load(path: url.path) }
     }
+
+    /// Found by fuzzing (scripts/fuzz.sh sentencepiece): a piece whose type varint is 2^64 - 1 trapped converting it
+    /// to Int. The type is an int32 enum in sentencepiece_model.proto, read as protobuf does (low 32 bits); a value
+    /// that names no type is a normal piece.
+    @Test func aPieceTypeBeyondInt32IsReadAsProtobufDoes() throws {
+        func piece(_ text: String, type: [UInt8]) -> [UInt8] {
+            let inner = [0x0A, UInt8(text.utf8.count)] + Array(text.utf8) + [0x18] + type
+            return [0x0A, UInt8(inner.count)] + inner
+        }
+        let huge: [UInt8] = Array(repeating: 0xFF, count: 9) + [0x01]
+        let bytes = piece("<unk>", type: [2]) + piece("<s>", type: [3]) + piece("</s>", type: [3]) + piece("a", type: huge)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("huge-type-\(UUID().uuidString).model")
+        try Data(bytes).write(to: url)
+        let tok = try SentencePieceModel.load(path: url.path)
+        #expect(tok.tokens == ["<unk>", "<s>", "</s>", "a"])
+        #expect(tok.types == [.unknown, .control, .control, .normal])
+    }
 }
 
