@@ -36,6 +36,16 @@ final class CancelFlag: @unchecked Sendable {
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
 
+/// A value computed on a slot's queue and read by the request's task once the continuation resumes. The lock
+/// is what orders the write before the read for ThreadSanitizer, which does not see the ordering the concurrency
+/// runtime gives a continuation on Linux (swiftlang/swift#57803).
+final class Handoff<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value?
+    func put(_ v: Value) { lock.lock(); stored = v; lock.unlock() }
+    func take() -> Value? { lock.lock(); defer { lock.unlock() }; return stored }
+}
+
 public final class LlavaServer: Sendable {
     public let model: LlavaModel
     public let options: ServerOptions
@@ -149,20 +159,23 @@ public final class LlavaServer: Sendable {
             stopped.set()
             return true
         }
-        let outcome: Result<GenerationResult, Error> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
+        let handoff = Handoff<Result<GenerationResult, Error>>()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 slot.queue.async {
-                    continuation.resume(returning: Result {
+                    handoff.put(Result {
                         try slot.session.generate(ids: ids, images: images, options: generation, shouldStop: gone)
                     })
+                    continuation.resume()
                 }
             }
         } onCancel: { flag.set() }
         await pool.release(slot, cancelled: stopped.isSet)
         let r: GenerationResult
-        switch outcome {
+        switch handoff.take() {
         case .success(let value): r = value
         case .failure(let error): throw APIError(status: 500, message: "generation failed: \(error)", type: "server_error")
+        case nil: throw APIError(status: 500, message: "generation ended without a result", type: "server_error")
         }
         return jsonResponse([
             "id": id, "object": "chat.completion", "created": Int(Date().timeIntervalSince1970), "model": options.modelName,
