@@ -44,6 +44,7 @@ for t in "${targets[@]}"; do
     # rss_limit: a leak grows RSS without bound; malloc_limit: one allocation above 1 GiB is a defect (the parsers
     # must refuse sizes before allocating them). Inputs up to 64 KiB: headers and small files, where the bugs are.
     if LLAVA_FUZZ_TARGET="$t" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+        LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0" \
         "$bin" "${limit[@]}" -max_len=65536 -rss_limit_mb=3072 -malloc_limit_mb=1024 -timeout=20 \
         -artifact_prefix="$art/" -print_final_stats=1 "$work" "$seeds" > "$log" 2>&1; then
         execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")

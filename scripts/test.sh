@@ -9,3 +9,11 @@ swift build -c release --build-tests
 swift test -c release --skip-build 2>&1 | tee .build/test-output.txt
 # The C kernels built for arm64 and run under qemu-user: the portable bits there too.
 ./scripts/test-arm64.sh
+# Hardening: the suites that read strangers' bytes and serve them, under AddressSanitizer and ThreadSanitizer,
+# and every libFuzzer target for 30 s over its seed corpus (each a build folder of its own: .build-address,
+# .build-thread). LLAVA_SKIP_HARDENING=1 leaves them out of a quick local run; CI runs them.
+if [ "${LLAVA_SKIP_HARDENING:-0}" != 1 ]; then
+    ./scripts/sanitize.sh address --quick
+    ./scripts/fuzz.sh --seconds 30
+    ./scripts/sanitize.sh thread --quick
+fi
