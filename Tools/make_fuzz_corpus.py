@@ -113,7 +113,18 @@ def main():
 
     # tokenizer.json (byte-level BPE with added tokens) and a SentencePiece model.
     with open(os.path.join(FIX, "llava-hf", "tokenizer-first", "tokenizer.json"), "rb") as f:
-        put("tokenizer-json", "bpe.json", f.read())
+        full = f.read()
+    put("tokenizer-json", "bpe.json", full)
+    # The same layout with a 48-entry vocabulary: a small seed, so most mutations cost microseconds, not milliseconds.
+    small = json.loads(full)
+    vocab = dict(sorted(small["model"]["vocab"].items(), key=lambda kv: kv[1])[:48])
+    small["model"]["vocab"] = vocab
+    def merge_parts(m):
+        return m.split(" ") if isinstance(m, str) else m
+    small["model"]["merges"] = [m for m in small["model"]["merges"]
+                                if all(p in vocab for p in merge_parts(m)) and "".join(merge_parts(m)) in vocab]
+    small["added_tokens"] = [t for t in small["added_tokens"] if t["id"] < 48] or small["added_tokens"][:2]
+    put("tokenizer-json", "small.json", json.dumps(small, separators=(",", ":")).encode())
     with open(os.path.join(FIX, "original-llava", "llava-v1.5-tiny", "tokenizer.model"), "rb") as f:
         put("sentencepiece", "tiny.model", f.read())
 
