@@ -4,8 +4,8 @@
 #   scripts/fuzz.sh [--seconds N | --runs N] [target ...]
 #
 # Builds the harness into .build-address (beside the AddressSanitizer tests; every module instrumented), then runs
-# each target (all by default: safetensors gguf tokenizer-json sentencepiece jpeg png chat-request curation-reply
-# judge-score instruct-json) over its committed seed corpus, Fuzz/corpus/<target>, for N seconds (default 30) or N runs.
+# each target (by default every one with a seed corpus, Fuzz/corpus/<target>; the harness's `targets` names them)
+# over that corpus, for N seconds (default 30) or N runs.
 # New inputs go to a scratch copy of the corpus, not the repository. A crash, leak or sanitizer report stops the run
 # with the input saved as .build-address/artifacts/<target>/crash-*; make it a regression test, then fix it.
 # Prints one line per target: executions, rate, coverage. Exit status: 0 when every target ran clean.
@@ -22,8 +22,9 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors gguf tokenizer-json sentencepiece jpeg png chat-request
-                                     curation-reply judge-score instruct-json)
+if [ ${#targets[@]} = 0 ]; then
+    for seeds in Fuzz/corpus/*/; do targets+=("$(basename "$seeds")"); done
+fi
 
 # The harness lives in the AddressSanitizer build (scripts/sanitize.sh address): built there, or brought up to date.
 build=.build-address

@@ -9,19 +9,20 @@
 # code, and the model tests would take hours unoptimised. The address build also carries libFuzzer's coverage
 # and the fuzz harness (LLAVA_FUZZ=1, Fuzz/LlavaFuzz), so scripts/fuzz.sh runs from the same folder without a
 # second build of everything.
-#   address  every test, as scripts/test.sh runs them.
-#   thread   every test except the slow model ones below (5-15x slower under TSan, and single-threaded math
-#            where TSan finds nothing the other tests miss): SLOW_UNDER_TSAN.
+#   address  every test scripts/test.sh runs but MEMORY_BOUND.
+#   thread   every test but MEMORY_BOUND, TIMED_UNDER_TSAN and the slow model ones (5-15x slower under TSan, and
+#            single-threaded math where TSan finds nothing the other tests miss): SLOW_UNDER_TSAN.
 #   --quick  (CI) the tests that read strangers' bytes and run the server, the curation pipeline and the judge:
 #            QUICK. The full runs are for a person with time; their figures are in the README.
 #   --build-only  build and stop (scripts/fuzz.sh).
 # Exit status: the test run's (a sanitizer report fails the test that triggered it: halt_on_error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+usage="usage: scripts/sanitize.sh address|thread [--quick | --build-only]"
 kind="${1:-}"
 case "$kind" in
     address|thread) ;;
-    *) echo "usage: scripts/sanitize.sh address|thread [--quick]"; exit 2 ;;
+    *) echo "$usage"; exit 2 ;;
 esac
 quick=0
 build_only=0
@@ -29,7 +30,7 @@ case "${2:-}" in
     --quick) quick=1 ;;
     --build-only) build_only=1 ;;
     "") ;;
-    *) echo "usage: scripts/sanitize.sh address|thread [--quick | --build-only]"; exit 2 ;;
+    *) echo "$usage"; exit 2 ;;
 esac
 
 # Model tests that run real (if small) models for minutes: skipped under TSan.
@@ -37,9 +38,10 @@ SLOW_UNDER_TSAN=''
 SLOW_UNDER_TSAN+='SmolLlava|SmolLLaVA|LlamaCppConversionTests|LlamaCppParityTests|FlashAttentionParityTests'
 SLOW_UNDER_TSAN+='|TrainingParity|TrainingRunTests|TrainCLITests|DINOv2OnnxParityTests|QuantProductParityTests'
 SLOW_UNDER_TSAN+='|RepackTests|BF16VisionTests|CPULevelCLITests|AccuracyTests'
-# Two tests with a wall-clock or memory bound that TSan's 5-15x slowdown and shadow memory break: always skipped
-# under TSan (both run under ASan and in scripts/test.sh).
-TIMED_UNDER_TSAN='aClientGoneBeforeTheResponseHeadFreesItsSlot|ggufChatGivesLlamaCppsTokensWithinTheMemoryBudget'
+# The CLI's peak-RSS budget, which counts a sanitizer's shadow memory too: skipped under both (scripts/test.sh runs it).
+MEMORY_BOUND='ggufChatGivesLlamaCppsTokensWithinTheMemoryBudget'
+# A slot-release bound in seconds that TSan's 5-15x slowdown breaks: skipped under TSan.
+TIMED_UNDER_TSAN='aClientGoneBeforeTheResponseHeadFreesItsSlot'
 # The suites that parse input from outside and serve it.
 QUICK=''
 QUICK+='SafetensorsTests|GGUFTests|GGUFTokenizerTests|TokenizerParityTests|ByteLevelJSONTests|ImageDecoderTests'
@@ -69,23 +71,17 @@ echo "build: $(( $(date +%s) - start )) s"
 [ $build_only = 1 ] && exit 0
 
 select=()
-skip=""
 if [ $quick = 1 ]; then select=(--filter "$QUICK"); fi
-if [ "$kind" = address ] && [ $quick = 0 ]; then
-    # The CLI's peak-RSS budget counts ASan's shadow memory and quarantine too.
-    select+=(--skip 'ggufChatGivesLlamaCppsTokensWithinTheMemoryBudget')
-fi
-if [ "$kind" = thread ]; then
-    skip="$TIMED_UNDER_TSAN"
-    if [ $quick = 0 ]; then skip="$SLOW_UNDER_TSAN|$skip"; fi
-    select+=(--skip "$skip")
-fi
+skip="$MEMORY_BOUND"
+if [ "$kind" = thread ]; then skip+="|$TIMED_UNDER_TSAN"; fi
+if [ "$kind" = thread ] && [ $quick = 0 ]; then skip+="|$SLOW_UNDER_TSAN"; fi
+select+=(--skip "$skip")
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 TSAN_OPTIONS+=":suppressions=$PWD/scripts/tsan-suppressions.txt"
 start=$(date +%s)
 set +e
-swift test "${flags[@]}" --skip-build ${select[@]+"${select[@]}"} 2>&1 | tee "$build/test-output.txt" | \
+swift test "${flags[@]}" --skip-build "${select[@]}" 2>&1 | tee "$build/test-output.txt" | \
     grep -E '^(✘|✔ Test run|✘ Test run)|ERROR: (Address|Thread)Sanitizer|WARNING: ThreadSanitizer|SUMMARY:'
 status=${PIPESTATUS[0]}
 set -e
