@@ -194,123 +194,72 @@ static int block_bytes(int type) { return type == LLAVA_KQ_Q4_K ? 144 : type == 
 #include <immintrin.h>
 #define KQ_FN __attribute__((target("avx2,fma,f16c")))
 
+// The AVX2 path keeps one weight row's block unpacked in registers while up to four activation rows go past it, and
+// keeps the float accumulators in registers: the per-output operations and their order are the portable path's (the
+// modes above), only made for four tokens at once (lanes = tokens) or, in vec_dot's mode, eight lanes per token.
 
-// The integers of one weight block against `count` (1..4) activation blocks: the weights are unpacked once and their
-// vectors serve every token. `chunks`: also the per-64-element sums (only the repacked gemm needs them).
-KQ_FN static void ints_avx2(int type, const uint8_t *w, const uint8_t *const *a, int count, int chunks, kq_ints *r) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    if (type == LLAVA_KQ_Q6_K) {
-        const uint8_t *ql = w, *qh = w + 128;
-        const int8_t *sc = (const int8_t *)(w + 192);
-        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                           _mm256_setzero_si256()};
-        for (int h = 0; h < 2; h++) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h));
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32));
-            const __m256i hb = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
-            __m256i q[4], s16[4];
-            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(3)), 4);
-            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(12)), 2);
-            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m4), h0);
-            q[1] = _mm256_or_si256(_mm256_and_si256(b2, m4), h1);
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4),
-                                   _mm256_and_si256(hb, _mm256_set1_epi8(48)));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m4),
-                                   _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xC0)), 2));
-            for (int k = 0; k < 4; k++) {   // 32-element chunk c: 16-element sub-blocks 2c (lanes 0-3), 2c+1 (4-7)
-                const int c = 4 * h + k;
-                s16[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[2 * c])),
-                                                 _mm_set1_epi16(sc[2 * c + 1]), 1);
-            }
-            for (int j = 0; j < count; j++) {
-                const int8_t *y = (const int8_t *)(a[j] + 4) + 128 * h;
-                for (int k = 0; k < 4; k++) {
-                    const __m256i p16 = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
-                    sumi[j] = _mm256_add_epi32(sumi[j], _mm256_madd_epi16(s16[k], p16));
-                }
-            }
-        }
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-        for (int j = 0; j < count; j++) {
-            const __m256i bsv = _mm256_loadu_si256((const __m256i *)(a[j] + 4 + QK));
-            const __m256i v = _mm256_sub_epi32(sumi[j], _mm256_slli_epi32(_mm256_madd_epi16(bsv, sc16), 5));
-            _mm256_storeu_si256((__m256i *)r[j].lanes, v);
-        }
-        return;
-    }
-    // The 6-bit scales and mins, 8 each, by ggml's word trick (the same bytes scale_min_k4 gives).
-    uint32_t u[4];
-    memcpy(u, w + 4, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
-    const uint32_t mins_lo = u[1] & 0x3f3f3f3f;
-    u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
-    u[2] = mins_lo;
-    u[0] &= 0x3f3f3f3f;
-    uint8_t sc[8];
-    memcpy(sc, u, 8);
-    const __m128i m16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[3], (int)u[2]));
-    const uint8_t *qs = w + (type == LLAVA_KQ_Q4_K ? 16 : 48);
-    const __m256i hbits = type == LLAVA_KQ_Q5_K ? _mm256_loadu_si256((const __m256i *)(w + 16))
-                                                : _mm256_setzero_si256();
-    const __m256i one = _mm256_set1_epi8(1);
-    __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                       _mm256_setzero_si256()};
-    for (int c = 0; c < 4; c++) {
-        const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-        if (type == LLAVA_KQ_Q5_K) {
-            const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one);
-            const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one);
-            lo = _mm256_or_si256(lo, _mm256_slli_epi16(h0, 4));
-            hi = _mm256_or_si256(hi, _mm256_slli_epi16(h1, 4));
-        }
-        const __m256i sl = _mm256_set1_epi16((short)sc[2 * c]), sh = _mm256_set1_epi16((short)sc[2 * c + 1]);
-        for (int j = 0; j < count; j++) {
-            const int8_t *y = (const int8_t *)(a[j] + 4) + 64 * c;
-            const __m256i y0 = _mm256_loadu_si256((const __m256i *)y), y1 = _mm256_loadu_si256((const __m256i *)(y + 32));
-            const __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, y0));
-            const __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi, y1));
-            const __m256i sj = _mm256_add_epi32(pl, ph);
-            sumi[j] = _mm256_add_epi32(sumi[j], sj);
-            if (chunks) {
-                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sj), _mm256_extracti128_si256(sj, 1));
-                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
-                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-                r[j].chunk[c] = _mm_cvtsi128_si32(t);
-            }
-        }
-    }
-    for (int j = 0; j < count; j++) {
-        // mins[c] = m[2c] Q[2c] + m[2c+1] Q[2c+1], Q[k] the activation sum of sub-block k (bsums pairs).
-        const __m128i q = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)(a[j] + 4 + QK)),
-                                         _mm_loadu_si128((const __m128i *)(a[j] + 4 + QK + 16)));
-        _mm_storeu_si128((__m128i *)r[j].mins, _mm_madd_epi16(m16, q));
-        _mm256_storeu_si256((__m256i *)r[j].lanes, sumi[j]);
-        if (!chunks) {   // the tiled and gemv modes need only the block's total, which the lanes add up to
-            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sumi[j]), _mm256_extracti128_si256(sumi[j], 1));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
-            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-            r[j].chunk[0] = _mm_cvtsi128_si32(t);
-            r[j].chunk[1] = r[j].chunk[2] = r[j].chunk[3] = 0;
-        }
-    }
+KQ_FN static inline float h2f_c(const uint8_t *p) {   // F16C's conversion is exact, like llava_half_to_float
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
 }
-// One weight row against `count` activation rows, every block: ints_avx2 and the mode's float part, compiled here
-// with FMA so fmaf is one instruction (the same fused operation as the portable path's libm fmaf).
-KQ_FN static void row_avx2(int type, int mode, const uint8_t *wr, int nb, int bb, const uint8_t *const *at, int count,
-                           float *out) {
-    kq_acc s[4];
-    memset(s, 0, sizeof s);
-    const int chunks = mode == LLAVA_KQ_GEMM;
-    for (int b = 0; b < nb; b++) {
-        kq_ints r[4];
-        const uint8_t *ab[4];
-        for (int j = 0; j < count; j++) ab[j] = at[j] + (size_t)Q8K_BYTES * b;
-        ints_avx2(type, wr + (size_t)bb * b, ab, count, chunks, r);
-        for (int j = 0; j < count; j++) acc_block(type, mode, wr + (size_t)bb * b, ab[j], &r[j], &s[j]);
-    }
-    for (int j = 0; j < count; j++) out[j] = finish(type, mode, &s[j]);
+
+// [c0, c1, c2, c3]: the total of each of four 8-lane vectors (integers, so any order gives the same sums).
+KQ_FN static inline __m128i sums4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
+
+// 4x4 transpose of int32: v[t][c] -> out[c][t].
+KQ_FN static inline void transpose4(const __m128i v[4], __m128i out[4]) {
+    const __m128i a = _mm_unpacklo_epi32(v[0], v[1]), b = _mm_unpacklo_epi32(v[2], v[3]);
+    const __m128i c = _mm_unpackhi_epi32(v[0], v[1]), d = _mm_unpackhi_epi32(v[2], v[3]);
+    out[0] = _mm_unpacklo_epi64(a, b);
+    out[1] = _mm_unpackhi_epi64(a, b);
+    out[2] = _mm_unpacklo_epi64(c, d);
+    out[3] = _mm_unpackhi_epi64(c, d);
+}
+
+KQ_FN static inline float finish_lanes(int type, __m256 lanes, __m128 mins, float summs) {
+    float v[8], m[4];
+    _mm256_storeu_ps(v, lanes);
+    if (type == LLAVA_KQ_Q6_K) return hsum8(v);
+    if (type == LLAVA_KQ_Q5_K) return hsum8(v) + summs;
+    _mm_storeu_ps(m, mins);
+    return hsum8(v) + ((m[0] + m[2]) + (m[1] + m[3]));
+}
+
+// pshufb masks that broadcast int16 word k of a 128-bit lane to all eight words.
+static const uint8_t word_masks[8][32] = {
+#define WM(k) {2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, \
+                2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1}
+    WM(0), WM(1), WM(2), WM(3), WM(4), WM(5), WM(6), WM(7)
+#undef WM
+};
+
+// pshufb masks: word 2k of a 128-bit lane to the low lane's eight words, word 2k+1 to the high lane's.
+static const uint8_t pair_masks[4][32] = {
+#define PM(k) {4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, 4*k, 4*k+1, \
+                4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, 4*k+2, 4*k+3, \
+                4*k+2, 4*k+3}
+    PM(0), PM(1), PM(2), PM(3)
+#undef PM
+};
+
+// The row kernels, once per integer instruction set: AVX2's madd + add, or VNNI's vpdpwssd (the same exact sums in
+// one instruction) at the avxvnni level (AVX-VNNI's VEX form) and at avx512 (AVX512-VNNI on 256-bit registers).
+#define KQ_TARGET "avx2,fma,f16c"
+#define KQ_SUFFIX avx2
+#define KQ_DPW(acc, a, b) _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
+#include "kquants_rows.h"
+#define KQ_TARGET "avx2,fma,f16c,avxvnni"
+#define KQ_SUFFIX avxvnni
+#define KQ_DPW(acc, a, b) _mm256_dpwssd_avx_epi32(acc, a, b)
+#include "kquants_rows.h"
+#define KQ_TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+#define KQ_SUFFIX avx512
+#define KQ_DPW(acc, a, b) _mm256_dpwssd_epi32(acc, a, b)
+#include "kquants_rows.h"
 #endif
 
 // ---- the product -------------------------------------------------------------------------------------------------
@@ -320,7 +269,7 @@ void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const voi
     const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)acts;
     const int nb = n / QK, bb = block_bytes(type);
 #if defined(__x86_64__) || defined(__i386__)
-    const int simd = llava_kernels_simd();
+    const int level = llava_cpu_level();
 #endif
     // Activation rows in blocks that stay in L2 while the weight rows stream past; four tokens share each weight
     // block's unpacking.
@@ -335,7 +284,9 @@ void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const voi
                 for (int j = 0; j < count; j++) at[j] = ab + (size_t)(t + j) * act_stride;
                 float out[4];
 #if defined(__x86_64__) || defined(__i386__)
-                if (simd) row_avx2(type, mode, wr, nb, bb, at, count, out);
+                if (level == LLAVA_LEVEL_AVX512) row_avx512(type, mode, wr, nb, bb, at, count, out);
+                else if (level == LLAVA_LEVEL_AVXVNNI) row_avxvnni(type, mode, wr, nb, bb, at, count, out);
+                else if (level == LLAVA_LEVEL_AVX2) row_avx2(type, mode, wr, nb, bb, at, count, out);
                 else
 #endif
                 {
