@@ -75,6 +75,15 @@ int llava_cpu_set_thread_level(int level) {
 
 int llava_cpu_thread_level(void) { return thread_level; }
 
+int llava_cpu_has_avxvnni(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avxvnni");
+#else
+    return 0;
+#endif
+}
+
 int llava_cpu_has_grouped8(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 
 int llava_cpu_level(void) {

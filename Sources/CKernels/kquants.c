@@ -269,7 +269,10 @@ void llava_gemm_k(int type, int mode, const void *w, size_t row_bytes, const voi
     const uint8_t *wb = (const uint8_t *)w, *ab = (const uint8_t *)acts;
     const int nb = n / QK, bb = block_bytes(type);
 #if defined(__x86_64__) || defined(__i386__)
-    const int level = llava_cpu_level();
+    int level = llava_cpu_level();
+    // The avxvnni level on a CPU with AVX512-VNNI but not AVX-VNNI's VEX form (Zen 4, Ice Lake, Cascade Lake):
+    // the same pairwise products through the EVEX copy, which this CPU runs — the same integers, so the same bits.
+    if (level == LLAVA_LEVEL_AVXVNNI && !llava_cpu_has_avxvnni()) level = LLAVA_LEVEL_AVX512;
 #endif
     // Activation rows in blocks that stay in L2 while the weight rows stream past; four tokens share each weight
     // block's unpacking.
