@@ -16,7 +16,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "llava", targets: ["llava"]),
+        // `import Llava`: load a model, ask about images, stream the answer (the modules below, re-exported).
+        .library(name: "Llava", targets: ["Llava"]),
         .library(name: "LlavaModels", targets: ["LlavaModels"]),
+        .library(name: "LlavaGeneration", targets: ["LlavaGeneration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +47,9 @@ let package = Package(
         .target(name: "LlavaVision", dependencies: ["LlavaTensor", "LlavaFormats", "CImageCodecs"]),
         .target(name: "LlavaModels", dependencies: ["LlavaTensor", "LlavaFormats", "LlavaTokenizer", "LlavaVision"]),
         .target(name: "LlavaGeneration", dependencies: ["LlavaModels"]),
+        .target(name: "Llava", dependencies: [
+            "LlavaFormats", "LlavaGeneration", "LlavaModels", "LlavaTensor", "LlavaTokenizer", "LlavaVision",
+        ]),
         .target(name: "LlavaCuration", dependencies: [
             "LlavaFormats", "LlavaGeneration",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -12,6 +12,22 @@ public final class ChatSession: @unchecked Sendable {   // used by one request a
         public var digest: String
         public var image: RGBImage
         public init(digest: String, image: RGBImage) { self.digest = digest; self.image = image }
+        /// An image known by its pixels (and size and opacity): the same picture from another file is the same image.
+        public init(_ image: RGBImage) {
+            var bytes = image.pixels + (image.alpha ?? [])
+            withUnsafeBytes(of: (Int64(image.width), Int64(image.height))) { bytes += $0 }
+            self.init(digest: Self.digest(bytes), image: image)
+        }
+
+        /// FNV-1a over the bytes, twice with different offsets, and the length: equal pictures, equal digests.
+        public static func digest<C: Collection>(_ data: C) -> String where C.Element == UInt8 {
+            var a: UInt64 = 0xCBF2_9CE4_8422_2325, b: UInt64 = 0x6C62_272E_07BB_0142
+            for byte in data {
+                a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+                b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            }
+            return String(a, radix: 16) + String(b, radix: 16) + "-\(data.count)"
+        }
     }
 
     enum Position: Hashable { case token(Int), image(String, Int) }

@@ -107,7 +107,7 @@ public enum CheckpointLoader {
         // llava-hf checkpoints without a template file are LLaVA-1.5 conversations.
         guard let text = templateText(dir) else { return .llava15 }
         guard let t = ChatTemplate.recognise(text) else {
-            throw ConfigError.unsupported("chat template not recognised (known: \(ChatTemplate.names.joined(separator: ", "))); pass --template or --raw")
+            throw LoadError.unknownChatTemplate(source: dir.path)
         }
         return t
     }
@@ -126,13 +126,13 @@ extension CheckpointLoader {
         if let template { chat = template }
         else if let text = g.metadata["tokenizer.chat_template"]?.string {
             guard let t = ChatTemplate.recognise(text) else {
-                throw ConfigError.unsupported("chat template in \(path) not recognised (known: \(ChatTemplate.names.joined(separator: ", "))); pass --template NAME or --raw")
+                throw LoadError.unknownChatTemplate(source: path)
             }
             chat = t
         } else if mmproj != nil {
             chat = ChatTemplate(.vicuna)  // LLaVA-1.5 GGUFs carry no template; llama.cpp's llava prompt is Vicuna's
         } else {
-            throw ConfigError.unsupported("\(path) has no chat template; pass --template NAME (\(ChatTemplate.names.joined(separator: ", "))) or --raw")
+            throw LoadError.noChatTemplate(source: path)
         }
         var vision: VisionPart? = nil
         if let mmproj { vision = try MMProjLoader.load(path: mmproj, textHidden: language.config.hiddenSize) }

@@ -96,6 +96,7 @@ public final class LlavaModel: @unchecked Sendable {
     }
 
     public var tokensPerImage: Int { vision?.tokensPerImage ?? 0 }
+    static let noVision = "images need one (an mmproj file beside a GGUF, or a llava checkpoint)"
 
     /// The same model with its vision tower computing in `precision` (the language model is shared).
     public func with(visionPrecision precision: VisionPrecision) throws -> LlavaModel {
@@ -106,13 +107,13 @@ public final class LlavaModel: @unchecked Sendable {
 
     /// Image to pixel values [3, H, W] as the checkpoint's processor makes them.
     public func pixelValues(_ image: RGBImage) throws -> Tensor {
-        guard let vision else { throw ModelError.missingVision("give --mmproj (or a llava checkpoint) to use images") }
+        guard let vision else { throw ModelError.missingVision(Self.noVision) }
         return vision.processor.process(image)
     }
 
     /// Projected features of one image.  pixels [3, H, W] -> [tokensPerImage, textHidden]
     public func imageFeatures(pixels: Tensor) throws -> Tensor {
-        guard let vision else { throw ModelError.missingVision("give --mmproj (or a llava checkpoint) to use images") }
+        guard let vision else { throw ModelError.missingVision(Self.noVision) }
         return vision.features(pixels: pixels)
     }
 
@@ -146,7 +147,7 @@ public final class LlavaModel: @unchecked Sendable {
                 out.append(contentsOf: tokenizer.encode(chunk, addSpecialTokens: i == 0))
             }
         }
-        if images > 0 && vision == nil { throw ModelError.missingVision("give --mmproj (or a llava checkpoint) to use images") }
+        if images > 0 && vision == nil { throw ModelError.missingVision(Self.noVision) }
         return out
     }
 

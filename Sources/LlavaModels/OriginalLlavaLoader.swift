@@ -60,7 +60,7 @@ extension CheckpointLoader {
             }
         }
         guard let vjson = visionJSON, visionStore.has("vision_tower.vision_model.embeddings.class_embedding") else {
-            throw ConfigError.missingKey(configURL.path, "a vision tower: pass --vision-tower DIR (the CLIP folder \(towerName))")
+            throw LoadError.needsVisionTower(config: configURL.path, tower: towerName)
         }
         let vision = try CLIPVisionConfig(json: vjson, file: visionTower ?? folder)
         if let mmHidden = json["mm_hidden_size"]?.int, mmHidden != vision.hiddenSize {

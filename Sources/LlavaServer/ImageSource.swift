@@ -10,15 +10,8 @@ import NIOCore
 public enum ImageSource {
     static let maxImageBytes = 32 << 20
 
-    /// FNV-1a over the bytes, twice with different offsets, and the length: equal pictures, equal digests.
-    static func digest(_ data: Data) -> String {
-        var a: UInt64 = 0xCBF2_9CE4_8422_2325, b: UInt64 = 0x6C62_272E_07BB_0142
-        for byte in data {
-            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-            b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-        }
-        return String(a, radix: 16) + String(b, radix: 16) + "-\(data.count)"
-    }
+    /// Equal file bytes, equal digests (ChatSession.Image.digest).
+    static func digest(_ data: Data) -> String { ChatSession.Image.digest(data) }
 
     static func load(_ url: String, index: Int, allowRemote: Bool, http: HTTPClient?,
                      maxPixels: Int = ImageDecoder.defaultMaxPixels) async throws -> ChatSession.Image {

@@ -4,7 +4,6 @@ import ArgumentParser
 import Foundation
 import LlavaGeneration
 import LlavaModels
-import LlavaTokenizer
 import LlavaVision
 
 struct ChatCommand: ParsableCommand {
@@ -15,14 +14,18 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "A system line.") var system: String?
     @OptionGroup var sampling: SamplingArguments
 
+    @Option(help: "Positions of KV cache the conversation keeps (at most the model's).") var context: Int = 4096
+    @Flag(help: "After each answer, one line on stderr: prompt tokens, how many came from the cache, timings.")
+    var timings = false
+
     func run() throws {
         try runReportingErrors {
             let options = try sampling.options()
+            guard context >= 2 else { throw ValidationError("--context must be at least 2") }
             let model = try modelOptions.load()
-            let generator = Generator(model: model)
+            // Earlier turns stay in the cache: a turn computes only its own tokens, an image is encoded once.
+            let chat = Conversation(model: model, system: system, options: options, contextSize: context)
             var pending: [RGBImage] = try image.map { [try ImageDecoder.decode(path: $0)] } ?? []
-            var images: [RGBImage] = []
-            var messages: [ChatMessage] = system.map { [ChatMessage(role: .system, text: $0)] } ?? []
             let interactive = isatty(0) != 0
             while true {
                 if interactive { writeOut("> ") }
@@ -31,21 +34,23 @@ struct ChatCommand: ParsableCommand {
                 if trimmed.isEmpty { continue }
                 if trimmed == "/exit" || trimmed == "/quit" { break }
                 if trimmed.hasPrefix("/image ") {
-                    do { pending.append(try ImageDecoder.decode(path: String(trimmed.dropFirst(7)).trimmingCharacters(in: .whitespaces))) }
+                    let path = String(trimmed.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+                    do { pending.append(try ImageDecoder.decode(path: path)) }
                     catch { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
                     continue
                 }
-                messages.append(ChatMessage(role: .user, text: trimmed, images: pending.count))
-                images += pending
-                pending = []
-                let prompt = model.chatTemplate.render(messages)
                 do {
-                    let r = try generator.generate(prompt: prompt, images: images, options: options) { writeOut($0) }
+                    let r = try chat.respond(to: trimmed, images: pending, onText: { writeOut($0) })
                     writeOut("\n")
-                    messages.append(ChatMessage(role: .assistant, text: r.text.trimmingCharacters(in: .whitespaces)))
+                    pending = []
+                    if timings {
+                        let line = String(format: "[prompt %d tokens, %d from the cache; encode %.0f ms, prefill %.0f ms, "
+                                          + "%d tokens at %.1f tok/s]\n", r.promptTokens, r.cachedTokens, r.imageEncodeMs,
+                                          r.prefillMs, r.tokenIds.count, r.decodeTokensPerSecond)
+                        FileHandle.standardError.write(Data(line.utf8))
+                    }
                 } catch {
                     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-                    messages.removeLast()
                 }
             }
         }

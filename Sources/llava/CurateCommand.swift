@@ -14,7 +14,8 @@ struct CurateCommand: AsyncParsableCommand {
 /// Async twin of `runReportingErrors`.
 func runReportingErrorsAsync(_ body: () async throws -> Void) async throws {
     do { try await body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        let hint = cliHint(error).map { " (\($0))" } ?? ""
+        FileHandle.standardError.write(Data("error: \(error)\(hint)\n".utf8))
         throw ExitCode(1)
     }
 }

@@ -17,7 +17,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         try CPULevel.validateEnvironment()
         try body()
     } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        let hint = cliHint(error).map { " (\($0))" } ?? ""
+        FileHandle.standardError.write(Data("error: \(error)\(hint)\n".utf8))
         throw ExitCode(1)
     }
 }

@@ -37,7 +37,8 @@ struct ModelOptions: ParsableArguments {
         """)
     var flashAttn: String = "auto"
 
-    func load() throws -> LlavaModel {
+    /// The flags as the library's options (LlavaModel.load), refused with the flag's name when out of range.
+    func loadOptions() throws -> LoadOptions {
         guard let precision = VisionPrecision(rawValue: visionPrecision) else {
             throw ValidationError("--vision-precision must be f32 or bf16")
         }
@@ -45,15 +46,6 @@ struct ModelOptions: ParsableArguments {
         guard let flash = flashAttn == "auto" ? .on : FlashAttention(rawValue: flashAttn) else {
             throw ValidationError("--flash-attn must be on, off or auto")
         }
-        let loaded = try loadF32().with(visionPrecision: precision)
-        try loaded.language.useKVCache(kvType)
-        loaded.language.flashAttention = flash
-        return loaded
-    }
-
-    private func loadF32() throws -> LlavaModel {
-        AllocatorTuning.keepFreedMemory()
-        if let threads { BLAS.setThreads(max(1, threads)); Parallel.threads = max(1, threads) }
         var chosen: ChatTemplate? = nil
         if let template {
             guard let t = ChatTemplate(name: template) else {
@@ -61,14 +53,11 @@ struct ModelOptions: ParsableArguments {
             }
             chosen = t
         }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: model, isDirectory: &isDir), !isDir.boolValue {
-            return try CheckpointLoader.loadGGUF(model: model, mmproj: mmproj, template: chosen)
-        }
-        if mmproj != nil { throw ValidationError("--mmproj goes with a GGUF language model, not a checkpoint folder") }
-        if let visionTower { return try CheckpointLoader.loadOriginal(folder: model, visionTower: visionTower, template: chosen) }
-        return try CheckpointLoader.loadLlavaHF(folder: model, template: chosen)
+        return LoadOptions(mmproj: mmproj, visionTower: visionTower, template: chosen, threads: threads.map { max(1, $0) },
+                           visionPrecision: precision, kvCache: kvType, flashAttention: flash)
     }
+
+    func load() throws -> LlavaModel { try LlavaModel.load(model, options: try loadOptions()) }
 }
 
 func loadImages(_ paths: [String]) throws -> [RGBImage] {

@@ -133,16 +133,28 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
     @Test func chatAnswersEachTurn() throws {
         let p = Process()
         p.executableURL = try llavaBinary()
-        p.arguments = ["chat", "--model", fx("tiny-gqa-crop"), "--image", fx("images/chelsea.jpg"), "--max-tokens", "4"]
-        let input = Pipe(), out = Pipe()
-        p.standardInput = input; p.standardOutput = out; p.standardError = FileHandle.nullDevice
+        p.arguments = ["chat", "--model", fx("tiny-gqa-crop"), "--image", fx("images/chelsea.jpg"), "--max-tokens", "4",
+                       "--timings"]
+        let input = Pipe(), out = Pipe(), err = Pipe()
+        p.standardInput = input; p.standardOutput = out; p.standardError = err
         try p.run()
         input.fileHandleForWriting.write(Data("What is this?\nAnd the colour?\n/exit\n".utf8))
         try input.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         #expect(String(decoding: o, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).count >= 2)
+        // The second turn takes the first turn's positions (its image among them) from the cache.
+        let turns = e.split(separator: "\n").filter { $0.hasPrefix("[prompt ") }.map { line in
+            line.split(separator: " ").compactMap { Int($0) }
+        }
+        #expect(turns.count == 2, "\(e)")
+        if turns.count == 2 {
+            #expect(turns[0][1] == 0, "\(e)")
+            // (all of it but where the template's text meets the answer, which may tokenise differently)
+            #expect(turns[1][1] >= turns[0][0] - 2 && turns[1][0] > turns[0][0], "turn 2 reuses turn 1: \(e)")
+        }
     }
 
     // MARK: GGUF

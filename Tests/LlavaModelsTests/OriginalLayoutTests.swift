@@ -41,11 +41,10 @@ import Testing
     }
 
     @Test func withoutTheVisionTowerItSaysWhatToPass() throws {
-        #expect(throws: ConfigError.self) {
-            try CheckpointLoader.loadLlavaHF(folder: Self.root.appendingPathComponent("llava-v1.5-tiny").path)
+        let folder = Self.root.appendingPathComponent("llava-v1.5-tiny").path
+        #expect(throws: LoadError.needsVisionTower(config: folder + "/config.json", tower: "clip-vit-tiny")) {
+            try LlavaModel.load(folder)
         }
-        do { _ = try CheckpointLoader.loadLlavaHF(folder: Self.root.appendingPathComponent("llava-v1.5-tiny").path) }
-        catch { #expect("\(error)".contains("--vision-tower")) }
     }
 
     @Test func corruptSentencePieceModelIsAnError() throws {
