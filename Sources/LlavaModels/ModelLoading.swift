@@ -50,7 +50,7 @@ public enum LoadError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         let known = ChatTemplate.names.joined(separator: ", ")
         switch self {
-        case .notFound(let p): return "\(p): no such file or folder"
+        case .notFound(let p): return "model not found: \(p) (no such file or folder)"
         case .visionFileWithFolder(let f): return "\(f) is a checkpoint folder: it carries its own vision part"
         case .needsVisionTower(let c, let t): return "\(c) names the vision tower \(t), which is not in the folder"
         case .unknownChatTemplate(let s): return "the chat template in \(s) is not one this library renders (known: \(known))"
