@@ -86,6 +86,9 @@ int llava_cpu_has_avxvnni(void) {
 
 int llava_cpu_has_grouped8(void) { return llava_cpu_level() == LLAVA_LEVEL_AVX512; }
 
+// Q4_0 (in llama.cpp's repacked sums) has a regrouped kernel at every x86 SIMD level: AVX-512 VNNI's and AVX2's.
+int llava_cpu_has_grouped8_q4_0(void) { return llava_cpu_level() >= LLAVA_LEVEL_AVX2; }
+
 int llava_cpu_level(void) {
     return thread_level >= 0 ? thread_level : level_of_process();
 }

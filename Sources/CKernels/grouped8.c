@@ -9,6 +9,7 @@
 // its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
 #pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
@@ -262,6 +263,100 @@ X8_FN static void gemm_q4_0x8_avx512(const uint8_t *w, const uint8_t *a, size_t 
 X8_FN static void gemm_q8_0x8_avx512(const uint8_t *w, const uint8_t *a, size_t as, int tk, float *y, size_t ys, int g0, int g1, int n) {
     gemm_x8_impl(1, w, a, as, tk, y, ys, g0, g1, n);
 }
+
+// Q4_0 regrouped at the avx2 and avxvnni levels (llama.cpp's AVX2 build repacks Q4_0 too): each 512-bit vector of the
+// layout is two 256-bit halves, rows 0..3 and rows 4..7, so one maddubs multiplies 4 rows x 8 weights by the same 8
+// activation bytes (broadcast) with no horizontal sums per row. The four vectors' pair sums add in 16 bits (4 x 2 x
+// 15 x 128 at most: 15360), one madd widens them, one hadd joins each row's two lanes, a permute puts the rows in
+// order; then dot_q4_0_blocks' one fma per row and block, 8 rows in 8 lanes, up to 4 tokens per unpacking.
+#define X8A_FN __attribute__((target("avx2,fma,f16c")))
+
+X8A_FN static inline __attribute__((always_inline))
+void q4_0x8_avx2_tokens(const int T, const uint8_t *group, int nb, const uint8_t *acts, size_t act_stride,
+                        const int32_t *ysum8, float *y, size_t y_stride, int g, int t0) {
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *o = group + (size_t)b * GROUP_BYTES_PER_BLOCK;
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o));   // [8 rows]
+        __m256i wk[4][2];   // [vector k][half: rows 0..3, rows 4..7]
+        _Pragma("clang loop unroll(full)")
+        for (int h = 0; h < 2; h++) {
+            const __m256i c0 = _mm256_loadu_si256((const __m256i *)(o + 16 + 32 * h));
+            const __m256i c1 = _mm256_loadu_si256((const __m256i *)(o + 80 + 32 * h));
+            wk[0][h] = _mm256_and_si256(c0, low);
+            wk[1][h] = _mm256_and_si256(_mm256_srli_epi16(c0, 4), low);
+            wk[2][h] = _mm256_and_si256(c1, low);
+            wk[3][h] = _mm256_and_si256(_mm256_srli_epi16(c1, 4), low);
+        }
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < T; j++) {
+            const uint8_t *ab = acts + (size_t)(t0 + j) * act_stride + 34 * (size_t)b;
+            __m256i yk[4];
+            _Pragma("clang loop unroll(full)")
+            for (int k = 0; k < 4; k++) {
+                int64_t q;
+                memcpy(&q, ab + 2 + 8 * k, 8);
+                yk[k] = _mm256_set1_epi64x(q);
+            }
+            __m256i s[2];
+            _Pragma("clang loop unroll(full)")
+            for (int h = 0; h < 2; h++) {
+                const __m256i m = _mm256_add_epi16(
+                    _mm256_add_epi16(_mm256_maddubs_epi16(wk[0][h], yk[0]), _mm256_maddubs_epi16(wk[1][h], yk[1])),
+                    _mm256_add_epi16(_mm256_maddubs_epi16(wk[2][h], yk[2]), _mm256_maddubs_epi16(wk[3][h], yk[3])));
+                s[h] = _mm256_madd_epi16(m, ones);   // lane l: row 4h + l / 2, its half l % 2
+            }
+            const __m256i rows = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(s[0], s[1]), order);
+            const __m256i sums = _mm256_sub_epi32(rows, _mm256_set1_epi32(ysum8[(size_t)j * nb + b]));
+            const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)ab)));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), d, acc[j]);
+        }
+    }
+    for (int j = 0; j < T; j++) _mm256_storeu_ps(y + (size_t)(t0 + j) * y_stride + 8 * (size_t)g, acc[j]);
+}
+
+// Tokens in blocks of 32 (their activations and sums stay in cache), each group's weights through a block's tokens
+// four at a time; 8 x each activation block's sum made once per call.
+X8A_FN static void gemm_q4_0x8_avx2(const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y,
+                                    size_t y_stride, int g0, int g1, int n) {
+    enum { TOKEN_BLOCK = 32, SMALL = 4 * 128 };
+    const int nb = n / 32;
+    int32_t small[SMALL];
+    for (int tb = 0; tb < tokens; tb += TOKEN_BLOCK) {
+        const int te = tb + TOKEN_BLOCK < tokens ? tb + TOKEN_BLOCK : tokens;
+        const size_t need = (size_t)(te - tb) * nb;
+        int32_t *ysum8 = need <= SMALL ? small : (int32_t *)malloc(sizeof(int32_t) * need);
+        if (ysum8 == NULL) {   // no memory for the sums: the portable product, the same bits
+            gemm_portable(0, w, acts + (size_t)tb * act_stride, act_stride, te - tb, y + (size_t)tb * y_stride,
+                          y_stride, g0, g1, n);
+            continue;
+        }
+        for (int t = tb; t < te; t++)
+            for (int b = 0; b < nb; b++) {
+                const int8_t *q = (const int8_t *)(acts + (size_t)t * act_stride + 34 * (size_t)b + 2);
+                const __m256i v = _mm256_loadu_si256((const __m256i *)q);
+                const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1));
+                const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+                const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+                ysum8[(size_t)(t - tb) * nb + b] = 8 * _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 1)));
+            }
+        for (int g = g0; g < g1; g++) {
+            const uint8_t *group = w + (size_t)g * nb * GROUP_BYTES_PER_BLOCK;
+            for (int t = tb; t < te; t += 4) {
+                const int32_t *sums = ysum8 + (size_t)(t - tb) * nb;
+                switch (te - t < 4 ? te - t : 4) {
+                case 4: q4_0x8_avx2_tokens(4, group, nb, acts, act_stride, sums, y, y_stride, g, t); break;
+                case 3: q4_0x8_avx2_tokens(3, group, nb, acts, act_stride, sums, y, y_stride, g, t); break;
+                case 2: q4_0x8_avx2_tokens(2, group, nb, acts, act_stride, sums, y, y_stride, g, t); break;
+                default: q4_0x8_avx2_tokens(1, group, nb, acts, act_stride, sums, y, y_stride, g, t); break;
+                }
+            }
+        }
+        if (ysum8 != small) free(ysum8);
+    }
+}
 #endif
 
 static void gemm_x8(int type8, const void *w, const void *acts, size_t act_stride, int tokens, float *y, size_t y_stride,
@@ -276,6 +371,10 @@ static void gemm_x8(int type8, const void *w, const void *acts, size_t act_strid
             if (type8) gemm_q8_0x8_avx512((const uint8_t *)w, at, act_stride, tk, yt, y_stride, g0, g1, n);
             else gemm_q4_0x8_avx512((const uint8_t *)w, at, act_stride, tk, yt, y_stride, g0, g1, n);
         }
+        return;
+    }
+    if (!type8 && llava_cpu_has_grouped8_q4_0()) {   // the avx2 and avxvnni levels
+        gemm_q4_0x8_avx2((const uint8_t *)w, (const uint8_t *)acts, act_stride, tokens, y, y_stride, g0, g1, n);
         return;
     }
 #endif

@@ -59,7 +59,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
         // Q4_1 and Q8_0 regrouped keep vec_dot's lanes (what llama.cpp computes for them: it never repacks them on
         // x86); Q4_0 regrouped sums as llama.cpp's repacked kernels do, so only where it repacks (not a tied head).
         let q41 = type == .q4_1
-        guard (type == .q4_0 && repackedSums) || q41 || type == .q8_0, llava_cpu_has_grouped8() != 0,
+        let fast = type == .q4_0 ? llava_cpu_has_grouped8_q4_0() != 0 : llava_cpu_has_grouped8() != 0
+        guard (type == .q4_0 && repackedSums) || q41 || type == .q8_0, fast,
               layout == .rows, rows % 8 == 0, rows > 0 else { return self }
         let q8 = type == .q8_0
         let buffer = Allocation(bytes: rows * rowBytes)

@@ -64,6 +64,8 @@ const char *llava_cpu_level_name(int level);
 int llava_cpu_level_parse(const char *name);
 // Whether the 8-row regrouped Q4_0 / Q8_0 / Q4_1 layouts have their fast kernels at the level in force.
 int llava_cpu_has_grouped8(void);
+// Whether Q4_0's regrouped layout (repacked sums) has its fast kernel at the level in force (avx2 and up).
+int llava_cpu_has_grouped8_q4_0(void);
 // Whether the CPU has AVX-VNNI's VEX instructions (the avxvnni level runs on AVX512-VNNI's EVEX ones without them).
 int llava_cpu_has_avxvnni(void);
 
