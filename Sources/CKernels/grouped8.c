@@ -9,6 +9,7 @@
 // its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
 #pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
+#include "ggml8.h"
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -333,15 +334,7 @@ X8A_FN static void gemm_q4_0x8_avx2(const uint8_t *w, const uint8_t *acts, size_
                           y_stride, g0, g1, n);
             continue;
         }
-        for (int t = tb; t < te; t++)
-            for (int b = 0; b < nb; b++) {
-                const int8_t *q = (const int8_t *)(acts + (size_t)t * act_stride + 34 * (size_t)b + 2);
-                const __m256i v = _mm256_loadu_si256((const __m256i *)q);
-                const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v), _mm256_set1_epi16(1));
-                const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-                const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
-                ysum8[(size_t)(t - tb) * nb + b] = 8 * _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 1)));
-            }
+        llava_q8_0_block_sums8(acts + (size_t)tb * act_stride, act_stride, te - tb, nb, ysum8);
         for (int g = g0; g < g1; g++) {
             const uint8_t *group = w + (size_t)g * nb * GROUP_BYTES_PER_BLOCK;
             for (int t = tb; t < te; t += 4) {

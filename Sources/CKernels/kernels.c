@@ -298,7 +298,7 @@ void q4_0_blocks_8xT(const int T, const uint8_t *w, size_t row_bytes, const uint
 }
 
 // 8 * (the sum of each activation block's 32 bytes) for `tokens` rows, [tokens, nb].
-SIMD_FN static void q8_0_block_sums8(const uint8_t *a, size_t act_stride, int tokens, int nb, int32_t *out) {
+SIMD_FN void llava_q8_0_block_sums8(const uint8_t *a, size_t act_stride, int tokens, int nb, int32_t *out) {
     for (int t = 0; t < tokens; t++)
         for (int b = 0; b < nb; b++) {
             const __m256i yv = _mm256_loadu_si256((const __m256i *)(a + (size_t)t * act_stride + 34 * (size_t)b + 2));
@@ -323,7 +323,7 @@ SIMD_FN static void gemm_q4_0_blocks_avx(const uint8_t *w, size_t row_bytes, con
         int32_t *ysum8 = need <= SMALL ? small : (int32_t *)malloc(sizeof(int32_t) * need);
         int r = r0;
         if (ysum8 != NULL) {
-            q8_0_block_sums8(a + (size_t)tb * act_stride, act_stride, te - tb, nb, ysum8);
+            llava_q8_0_block_sums8(a + (size_t)tb * act_stride, act_stride, te - tb, nb, ysum8);
             for (; r < r1 && r % 8 != 0; r++)
                 for (int j = tb; j < te; j++)
                     y[(size_t)j * y_stride + r] = dot_q4_0_blocks_portable(w + (size_t)r * row_bytes,
