@@ -53,7 +53,8 @@ public enum LoadError: Error, CustomStringConvertible, Equatable {
         case .notFound(let p): return "model not found: \(p) (no such file or folder)"
         case .visionFileWithFolder(let f): return "\(f) is a checkpoint folder: it carries its own vision part"
         case .needsVisionTower(let c, let t): return "\(c) names the vision tower \(t), which is not in the folder"
-        case .unknownChatTemplate(let s): return "the chat template in \(s) is not one this library renders (known: \(known))"
+        case .unknownChatTemplate(let s):
+            return "the chat template in \(s) is not one this library renders (known: \(known))"
         case .noChatTemplate(let s): return "\(s) has no chat template (known: \(known))"
         case .badThreads(let n): return "\(n) threads: at least 1"
         }

@@ -44,9 +44,10 @@ struct ChatCommand: ParsableCommand {
                     writeOut("\n")
                     pending = []
                     if timings {
-                        let line = String(format: "[prompt %d tokens, %d from the cache; encode %.0f ms, prefill %.0f ms, "
-                                          + "%d tokens at %.1f tok/s]\n", r.promptTokens, r.cachedTokens, r.imageEncodeMs,
-                                          r.prefillMs, r.tokenIds.count, r.decodeTokensPerSecond)
+                        let format = "[prompt %d tokens, %d from the cache; encode %.0f ms, prefill %.0f ms, "
+                            + "%d tokens at %.1f tok/s]\n"
+                        let line = String(format: format, r.promptTokens, r.cachedTokens, r.imageEncodeMs, r.prefillMs,
+                                          r.tokenIds.count, r.decodeTokensPerSecond)
                         FileHandle.standardError.write(Data(line.utf8))
                     }
                 } catch {
