@@ -1,7 +1,6 @@
 // Internal to CKernels: ggml's 8-lane (AVX2 build) orders, see ggml8.c. x86 only.
 #ifndef LLAVA_GGML8_H
 #define LLAVA_GGML8_H
-#include <stddef.h>
 #include <stdint.h>
 float llava_g8_dot_vec_f16(const float *x, const float *y, int n);
 float llava_g8_dot_vec_h16(const uint16_t *x, const float *y, int n);
@@ -11,6 +10,4 @@ float llava_g8_dot_tiny_h16(const uint16_t *x, const float *y, int n);
 double llava_g8_soft_max_sum(const float *x, float *y, int n, float m);
 void llava_g8_softmax(float *row, int n);
 void llava_g8_swiglu(float *x, const float *g, int n);
-// 8 x the sum of each Q8_0 activation block's 32 bytes, [tokens, nb] (AVX2; kernels.c): Q4_0's -8 offset.
-void llava_q8_0_block_sums8(const uint8_t *a, size_t act_stride, int tokens, int nb, int32_t *out);
 #endif

@@ -9,7 +9,6 @@
 // its baseline, so clang would otherwise contract a * b + c in the portable code and change its sums).
 #pragma STDC FP_CONTRACT OFF
 #include "kernels.h"
-#include "ggml8.h"
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -318,6 +317,18 @@ void q4_0x8_avx2_tokens(const int T, const uint8_t *group, int nb, const uint8_t
     for (int j = 0; j < T; j++) _mm256_storeu_ps(y + (size_t)(t0 + j) * y_stride + 8 * (size_t)g, acc[j]);
 }
 
+// 8 x the sum of each Q8_0 activation block's 32 bytes, [tokens, nb]: Q4_0's -8 offset taken off in integers.
+X8A_FN static void q8_0_block_sums8(const uint8_t *a, size_t act_stride, int tokens, int nb, int32_t *out) {
+    for (int t = 0; t < tokens; t++)
+        for (int b = 0; b < nb; b++) {
+            const __m256i yv = _mm256_loadu_si256((const __m256i *)(a + (size_t)t * act_stride + 34 * (size_t)b + 2));
+            const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), yv), _mm256_set1_epi16(1));
+            const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+            out[(size_t)t * nb + b] = 8 * _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 1)));
+        }
+}
+
 // Tokens in blocks of 32 (their activations and sums stay in cache), each group's weights through a block's tokens
 // four at a time; 8 x each activation block's sum made once per call.
 X8A_FN static void gemm_q4_0x8_avx2(const uint8_t *w, const uint8_t *acts, size_t act_stride, int tokens, float *y,
@@ -334,7 +345,7 @@ X8A_FN static void gemm_q4_0x8_avx2(const uint8_t *w, const uint8_t *acts, size_
                           y_stride, g0, g1, n);
             continue;
         }
-        llava_q8_0_block_sums8(acts + (size_t)tb * act_stride, act_stride, te - tb, nb, ysum8);
+        q8_0_block_sums8(acts + (size_t)tb * act_stride, act_stride, te - tb, nb, ysum8);
         for (int g = g0; g < g1; g++) {
             const uint8_t *group = w + (size_t)g * nb * GROUP_BYTES_PER_BLOCK;
             for (int t = tb; t < te; t += 4) {

@@ -6,7 +6,6 @@
 #include "ggml8.h"
 #include "half.h"
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 float llava_half_to_float(uint16_t h) { return fp16_to_fp32(h); }
@@ -254,101 +253,6 @@ SIMD_FN static void rows4_q4_0_blocks_avx(const uint8_t *w, size_t row_bytes, co
         acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(dw, _mm_set1_ps(H2F(ab))), acc);
     }
     _mm_storeu_ps(y + r, acc);
-}
-
-// The same sums for 8 rows and up to 4 tokens at a time (decode and prefill at the avx2 and avxvnni levels, where
-// llama.cpp's AVX2 build runs its q4_0 8x8 kernels): a row's block is unpacked once for every token; the weights stay
-// unsigned (0..15) and sum (q - 8) y = sum q y - 8 sum y, with 8 sum y made once per token and block (ysum8).
-// maddubs leaves 16 int16 pair sums per row; three rounds of horizontal adds fold 8 rows into one register while
-// they still fit 16 bits (16 products of |15 * 128| at most: 30720), and the two halves widen and add. Each output
-// gets dot_q4_0_blocks_portable's one fma per block, 8 rows in the 8 lanes.
-SIMD_FN static inline __attribute__((always_inline))
-void q4_0_blocks_8xT(const int T, const uint8_t *w, size_t row_bytes, const uint8_t *a, size_t act_stride,
-                     const int32_t *ysum8, int nb, float *y, size_t y_stride, int r, int t) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    const uint8_t *row0 = w + (size_t)r * row_bytes;
-    for (int b = 0; b < nb; b++) {
-        __m256i q[8];
-        uint16_t dh[8];
-        _Pragma("clang loop unroll(full)")
-        for (int i = 0; i < 8; i++) {
-            const uint8_t *wb = row0 + (size_t)i * row_bytes + 18 * (size_t)b;
-            q[i] = nibbles32(wb + 2);
-            memcpy(&dh[i], wb, 2);
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));   // [8 rows]
-        _Pragma("clang loop unroll(full)")
-        for (int j = 0; j < T; j++) {
-            const uint8_t *ab = a + (size_t)(t + j) * act_stride + 34 * (size_t)b;
-            const __m256i yv = _mm256_loadu_si256((const __m256i *)(ab + 2));
-            __m256i m[8];
-            _Pragma("clang loop unroll(full)")
-            for (int i = 0; i < 8; i++) m[i] = _mm256_maddubs_epi16(q[i], yv);
-            const __m256i h0 = _mm256_hadd_epi16(_mm256_hadd_epi16(m[0], m[1]), _mm256_hadd_epi16(m[2], m[3]));
-            const __m256i h1 = _mm256_hadd_epi16(_mm256_hadd_epi16(m[4], m[5]), _mm256_hadd_epi16(m[6], m[7]));
-            const __m256i h = _mm256_hadd_epi16(h0, h1);   // per 128-bit half: rows 0..7, that half's 16 products
-            const __m256i lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(h));
-            const __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1));
-            const __m256i sums = _mm256_sub_epi32(_mm256_add_epi32(lo, hi),
-                                                  _mm256_set1_epi32(ysum8[(size_t)j * nb + b]));
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, _mm256_set1_ps(H2F(ab))), acc[j]);
-        }
-    }
-    for (int j = 0; j < T; j++) _mm256_storeu_ps(y + (size_t)(t + j) * y_stride + r, acc[j]);
-}
-
-// 8 * (the sum of each activation block's 32 bytes) for `tokens` rows, [tokens, nb].
-SIMD_FN void llava_q8_0_block_sums8(const uint8_t *a, size_t act_stride, int tokens, int nb, int32_t *out) {
-    for (int t = 0; t < tokens; t++)
-        for (int b = 0; b < nb; b++) {
-            const __m256i yv = _mm256_loadu_si256((const __m256i *)(a + (size_t)t * act_stride + 34 * (size_t)b + 2));
-            const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), yv), _mm256_set1_epi16(1));
-            const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
-            out[(size_t)t * nb + b] = 8 * _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 1)));
-        }
-}
-
-// Q4_0's repacked sums for rows r0..r1 and `tokens` activation rows: tokens in blocks of 32 (their activations stay
-// in L2), each 8-row group's weights (L1) through all of a block's tokens four at a time; rows outside whole groups
-// (a thread's range need not start on one) four or one at a time with the same sums.
-SIMD_FN static void gemm_q4_0_blocks_avx(const uint8_t *w, size_t row_bytes, const uint8_t *a, size_t act_stride,
-                                         int tokens, float *y, size_t y_stride, int r0, int r1, int n) {
-    enum { TOKEN_BLOCK = 32, SMALL = 4 * 128 };
-    const int nb = n / 32;
-    int32_t small[SMALL];
-    for (int tb = 0; tb < tokens; tb += TOKEN_BLOCK) {
-        const int te = tb + TOKEN_BLOCK < tokens ? tb + TOKEN_BLOCK : tokens;
-        const size_t need = (size_t)(te - tb) * nb;
-        int32_t *ysum8 = need <= SMALL ? small : (int32_t *)malloc(sizeof(int32_t) * need);
-        int r = r0;
-        if (ysum8 != NULL) {
-            llava_q8_0_block_sums8(a + (size_t)tb * act_stride, act_stride, te - tb, nb, ysum8);
-            for (; r < r1 && r % 8 != 0; r++)
-                for (int j = tb; j < te; j++)
-                    y[(size_t)j * y_stride + r] = dot_q4_0_blocks_portable(w + (size_t)r * row_bytes,
-                                                                           a + (size_t)j * act_stride, n);
-            for (; r + 8 <= r1; r += 8)
-                for (int t = tb; t < te; t += 4) {
-                    const int32_t *s = ysum8 + (size_t)(t - tb) * nb;
-                    switch (te - t < 4 ? te - t : 4) {
-                    case 4: q4_0_blocks_8xT(4, w, row_bytes, a, act_stride, s, nb, y, y_stride, r, t); break;
-                    case 3: q4_0_blocks_8xT(3, w, row_bytes, a, act_stride, s, nb, y, y_stride, r, t); break;
-                    case 2: q4_0_blocks_8xT(2, w, row_bytes, a, act_stride, s, nb, y, y_stride, r, t); break;
-                    default: q4_0_blocks_8xT(1, w, row_bytes, a, act_stride, s, nb, y, y_stride, r, t); break;
-                    }
-                }
-            if (ysum8 != small) free(ysum8);
-        }
-        // Rows after the last whole group (or all of them when the sums found no memory): the same bits.
-        for (; r + 4 <= r1; r += 4)
-            for (int j = tb; j < te; j++)
-                rows4_q4_0_blocks_avx(w, row_bytes, a + (size_t)j * act_stride, y + (size_t)j * y_stride, r, n);
-        for (; r < r1; r++)
-            for (int j = tb; j < te; j++)
-                y[(size_t)j * y_stride + r] = dot_q4_0_blocks_portable(w + (size_t)r * row_bytes,
-                                                                       a + (size_t)j * act_stride, n);
-    }
 }
 
 #define VNNI_FN __attribute__((target("avx512vnni,avx512vl,avx512f,avx2,fma,f16c")))
@@ -722,7 +626,12 @@ static void gemv(int type, const void *w, size_t row_bytes, const void *a, float
     const uint8_t *wb = (const uint8_t *)w;
     if (type == 5) {   // Q4_0 in llama.cpp's repacked sums; rows % 8 == 0, so whole fours
 #if defined(__x86_64__) || defined(__i386__)
-        if (llava_kernels_simd()) { gemm_q4_0_blocks_avx(wb, row_bytes, (const uint8_t *)a, 0, 1, y, 0, r0, r1, n); return; }
+        if (llava_kernels_simd()) {
+            for (int r = r0; r + 4 <= r1; r += 4) rows4_q4_0_blocks_avx(wb, row_bytes, (const uint8_t *)a, y, r, n);
+            for (int r = r0 + (r1 - r0) / 4 * 4; r < r1; r++)
+                y[r] = dot_q4_0_blocks_portable(wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
+            return;
+        }
 #endif
         for (int r = r0; r < r1; r++) y[r] = dot_q4_0_blocks_portable(wb + (size_t)r * row_bytes, (const uint8_t *)a, n);
         return;
@@ -757,9 +666,6 @@ void llava_gemm_q(int type, const void *w, size_t row_bytes, const void *acts, s
     const int simd = 0;
 #endif
     // Tokens in blocks small enough for their activations to stay in L2 while the weight rows stream past.
-#if defined(__x86_64__) || defined(__i386__)
-    if (simd && type == 5) { gemm_q4_0_blocks_avx(wb, row_bytes, ab, act_stride, tokens, y, y_stride, r0, r1, n); return; }
-#endif
     const int token_block = 32;
     for (int tb = 0; tb < tokens; tb += token_block) {
         const int te = tb + token_block < tokens ? tb + token_block : tokens;

@@ -14,9 +14,9 @@ public final class ChatSession: @unchecked Sendable {   // used by one request a
         public init(digest: String, image: RGBImage) { self.digest = digest; self.image = image }
         /// An image known by its pixels (and size and opacity): the same picture from another file is the same image.
         public init(_ image: RGBImage) {
-            var bytes = image.pixels + (image.alpha ?? [])
-            withUnsafeBytes(of: (Int64(image.width), Int64(image.height))) { bytes += $0 }
-            self.init(digest: Self.digest(bytes), image: image)
+            // The planes digested where they are (no joined copy of a large photo on every turn).
+            let opacity = image.alpha.map { "a" + Self.digest($0) } ?? ""
+            self.init(digest: Self.digest(image.pixels) + opacity + "-\(image.width)x\(image.height)", image: image)
         }
 
         /// FNV-1a over the bytes, twice with different offsets, and the length: equal pictures, equal digests.

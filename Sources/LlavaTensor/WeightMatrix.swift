@@ -202,9 +202,7 @@ public enum WeightMatrix: @unchecked Sendable {
         // for at most a small piece of a 7B's 25 MB matrices.
         let bySize = tokens == 1 ? w.rows * w.rowBytes >> 20 : 0
         let chunks = min(max(Parallel.threads * 2, bySize), max(1, units))
-        // Q4_0's repacked sums take rows 8 at a time: pieces on whole groups (the kernel also takes any range).
-        let align = code == 5 ? 8 : 1
-        let per = ((units + chunks - 1) / chunks + align - 1) / align * align
+        let per = (units + chunks - 1) / chunks
         let a = UnsafeRawPointer(acts), out = y.data
         Parallel.forEach(chunks) { c in
             let lo = Int32(c * per), hi = Int32(min(units, c * per + per))
