@@ -241,6 +241,10 @@ func expectCleanError(_ r: Run, mentioning: String, sourceLocation: SourceLocati
 
     // MARK: bad input
 
+    @Test func chatRefusesATooSmallContext() throws {
+        expectCleanError(try llava(["chat", "--model", fx("tiny-gqa-crop"), "--context", "1"]), mentioning: "--context")
+    }
+
     @Test func missingModelFolder() throws {
         expectCleanError(try llava(["generate", "--model", "/no/such/model", "--prompt", "hi"]), mentioning: "not found")
     }
